@@ -1,0 +1,1 @@
+//! Compute backends: the CPU (ndarray) and, behind the `cuda` feature, CUDA.

@@ -1,0 +1,1 @@
+//! Versioned, checksummed save and load of networks and sessions.

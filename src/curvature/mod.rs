@@ -1,0 +1,1 @@
+//! Forward and gradient passes and curvature-vector products on the CPU.

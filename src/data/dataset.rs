@@ -1,0 +1,213 @@
+//! The in-memory data set: inputs and targets as N×D row-major `f32`
+//! matrices (one example per row; the same bytes as a D×N column-major
+//! MATLAB or Julia array, so hosts never transpose).
+
+use std::sync::Arc;
+
+use ndarray::ArrayView2;
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// A set of examples. For autoencoders the targets share the inputs' storage.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    n: usize,
+    input_dim: usize,
+    target_dim: usize,
+    inputs: Arc<Vec<f32>>,
+    targets: Arc<Vec<f32>>,
+}
+
+fn checked_len(n: usize, d: usize, what: &str) -> Result<usize> {
+    n.checked_mul(d)
+        .ok_or_else(|| Error::invalid(format!("{what}: {n} × {d} overflows")))
+}
+
+/// Checks that `values` is a finite `n × dim` matrix with n, dim ≥ 1.
+fn check_matrix(n: usize, dim: usize, values: &[f32], what: &str) -> Result<()> {
+    if n == 0 || dim == 0 {
+        return Err(Error::invalid(format!(
+            "{what}: need at least one example and one dimension (got {n} × {dim})"
+        )));
+    }
+    let want = checked_len(n, dim, what)?;
+    if values.len() != want {
+        return Err(Error::shape(format!(
+            "{what} have {} values, expected {n} × {dim} = {want}",
+            values.len()
+        )));
+    }
+    check_finite(values, dim, what)
+}
+
+fn check_finite(values: &[f32], dim: usize, what: &str) -> Result<()> {
+    match values.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::non_finite(format!(
+            "{what}: value {} at example {}, component {} is not finite",
+            values[i],
+            i / dim.max(1),
+            i % dim.max(1)
+        ))),
+    }
+}
+
+impl Dataset {
+    /// A supervised data set; `inputs` is `n × input_dim`, `targets` is
+    /// `n × target_dim`, both row-major. Sizes and finiteness are checked.
+    pub fn new(
+        n: usize,
+        input_dim: usize,
+        inputs: Vec<f32>,
+        target_dim: usize,
+        targets: Vec<f32>,
+    ) -> Result<Self> {
+        check_matrix(n, input_dim, &inputs, "inputs")?;
+        check_matrix(n, target_dim, &targets, "targets")?;
+        Ok(Dataset {
+            n,
+            input_dim,
+            target_dim,
+            inputs: Arc::new(inputs),
+            targets: Arc::new(targets),
+        })
+    }
+
+    /// An autoencoder data set: the targets are the inputs (shared, not copied).
+    pub fn autoencoder(n: usize, dim: usize, inputs: Vec<f32>) -> Result<Self> {
+        check_matrix(n, dim, &inputs, "inputs")?;
+        let inputs = Arc::new(inputs);
+        Ok(Dataset {
+            n,
+            input_dim: dim,
+            target_dim: dim,
+            targets: inputs.clone(),
+            inputs,
+        })
+    }
+
+    /// Number of examples N.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+    /// Always false: a data set has at least one example.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+    /// Input dimension.
+    pub fn input_dim(&self) -> usize {
+        self.input_dim
+    }
+    /// Target dimension.
+    pub fn target_dim(&self) -> usize {
+        self.target_dim
+    }
+    /// True when the targets are the inputs (an autoencoder set).
+    pub fn is_autoencoder(&self) -> bool {
+        Arc::ptr_eq(&self.inputs, &self.targets)
+    }
+    /// All inputs, row-major.
+    pub fn inputs(&self) -> &[f32] {
+        &self.inputs
+    }
+    /// All targets, row-major.
+    pub fn targets(&self) -> &[f32] {
+        &self.targets
+    }
+    /// Inputs of examples `start..start+len` as an `len × input_dim` view.
+    pub fn input_rows(&self, start: usize, len: usize) -> ArrayView2<'_, f32> {
+        rows(&self.inputs, self.input_dim, start, len)
+    }
+    /// Targets of examples `start..start+len` as an `len × target_dim` view.
+    pub fn target_rows(&self, start: usize, len: usize) -> ArrayView2<'_, f32> {
+        rows(&self.targets, self.target_dim, start, len)
+    }
+
+    /// A new data set holding the examples at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Result<Self> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.n) {
+            return Err(Error::out_of_range(format!(
+                "example index {bad} out of range 0..{}",
+                self.n
+            )));
+        }
+        let gather = |src: &[f32], d: usize| -> Vec<f32> {
+            let mut out = Vec::with_capacity(indices.len() * d);
+            for &i in indices {
+                out.extend_from_slice(&src[i * d..(i + 1) * d]);
+            }
+            out
+        };
+        let inputs = Arc::new(gather(&self.inputs, self.input_dim));
+        let targets = if self.is_autoencoder() {
+            inputs.clone()
+        } else {
+            Arc::new(gather(&self.targets, self.target_dim))
+        };
+        if indices.is_empty() {
+            return Err(Error::invalid("selection of zero examples"));
+        }
+        Ok(Dataset {
+            n: indices.len(),
+            input_dim: self.input_dim,
+            target_dim: self.target_dim,
+            inputs,
+            targets,
+        })
+    }
+
+    /// Splits into the first `n_first` examples and the rest.
+    pub fn split_at(&self, n_first: usize) -> Result<(Self, Self)> {
+        if n_first == 0 || n_first >= self.n {
+            return Err(Error::out_of_range(format!(
+                "split point {n_first} must lie in 1..{}",
+                self.n
+            )));
+        }
+        let first: Vec<usize> = (0..n_first).collect();
+        let rest: Vec<usize> = (n_first..self.n).collect();
+        Ok((self.select(&first)?, self.select(&rest)?))
+    }
+
+    /// A copy with the examples in a seeded random order.
+    pub fn shuffled(&self, seed: u64) -> Result<Self> {
+        let mut order: Vec<usize> = (0..self.n).collect();
+        Rng::new(seed).shuffle(&mut order);
+        self.select(&order)
+    }
+
+    /// Rescales inputs (and targets, if separate) affinely so that their
+    /// overall minimum is 0 and maximum 1. A constant set becomes all zeros.
+    pub fn scaled_to_unit(&self) -> Self {
+        let scale = |v: &[f32]| -> Vec<f32> {
+            let (lo, hi) = v
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
+            let span = hi - lo;
+            if span > 0.0 {
+                v.iter().map(|&x| (x - lo) / span).collect()
+            } else {
+                vec![0.0; v.len()]
+            }
+        };
+        let inputs = Arc::new(scale(&self.inputs));
+        let targets = if self.is_autoencoder() {
+            inputs.clone()
+        } else {
+            Arc::new(scale(&self.targets))
+        };
+        Dataset {
+            inputs,
+            targets,
+            ..self.clone()
+        }
+    }
+}
+
+fn rows(values: &[f32], dim: usize, start: usize, len: usize) -> ArrayView2<'_, f32> {
+    let slice = &values[start * dim..(start + len) * dim];
+    ArrayView2::from_shape((len, dim), slice).expect("row range checked by caller")
+}

@@ -1,0 +1,1 @@
+//! Feed-forward networks: layer specs, activations, losses, parameter layout, initialisation.
