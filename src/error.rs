@@ -17,6 +17,8 @@ pub enum ErrorKind {
     UnknownKey,
     /// A value lies outside its documented range.
     OutOfRange,
+    /// A value has the wrong type for its key (e.g. a string for a number option).
+    WrongType,
     /// A file could not be read or written.
     Io,
     /// A file's contents are malformed or truncated.

@@ -104,3 +104,47 @@ pub trait Objective {
         Ok(None)
     }
 }
+
+/// A boxed objective is an objective (so sessions can hold `Box<dyn Objective>`).
+impl<O: Objective + ?Sized> Objective for Box<O> {
+    fn num_params(&self) -> usize {
+        (**self).num_params()
+    }
+    fn num_examples(&self) -> usize {
+        (**self).num_examples()
+    }
+    fn supports_curvature(&self, kind: CurvatureKind) -> bool {
+        (**self).supports_curvature(kind)
+    }
+    fn loss(&mut self, theta: &[f32]) -> Result<f64> {
+        (**self).loss(theta)
+    }
+    fn loss_and_gradient(
+        &mut self,
+        theta: &[f32],
+        grad: &mut [f32],
+        precond_stat: Option<&mut [f32]>,
+    ) -> Result<f64> {
+        (**self).loss_and_gradient(theta, grad, precond_stat)
+    }
+    fn set_curvature_chunk(
+        &mut self,
+        theta: &[f32],
+        chunk: Chunk,
+        kind: CurvatureKind,
+    ) -> Result<()> {
+        (**self).set_curvature_chunk(theta, chunk, kind)
+    }
+    fn curvature_product(&mut self, v: &[f32], out: &mut [f32]) -> Result<()> {
+        (**self).curvature_product(v, out)
+    }
+    fn chunk_loss(&mut self, theta: &[f32]) -> Result<f64> {
+        (**self).chunk_loss(theta)
+    }
+    fn train_metrics(&mut self, theta: &[f32]) -> Result<Metrics> {
+        (**self).train_metrics(theta)
+    }
+    fn test_metrics(&mut self, theta: &[f32]) -> Result<Option<Metrics>> {
+        (**self).test_metrics(theta)
+    }
+}
