@@ -1,1 +1,10 @@
-//! Feed-forward networks: layer specs, activations, losses, parameter layout, initialisation.
+//! Feed-forward networks: layer specs, activations, matched losses, the flat
+//! parameter layout and initialisation.
+
+mod activation;
+mod init;
+mod spec;
+
+pub use activation::{Activation, Loss};
+pub use init::{initial_params, Init, SPARSE_NONZEROS};
+pub use spec::{LayerSlot, NetSpec, MAX_PARAMS};

@@ -1,0 +1,125 @@
+//! Backpropagation: gradients and the per-example squared-gradient statistic.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, Zip};
+
+use super::forward::{column_sums, mul_derivative, weights, weights_mut, Activations};
+use super::real::Real;
+use crate::net::{Loss, NetSpec};
+
+/// `∂ℓ_n/∂z` at the output units for every example (not divided by N).
+///
+/// For each matched loss this is the simple form: `y − t` (logistic with
+/// cross-entropy), `2(y − t)` (linear with the un-halved squared error) and
+/// `s·y − t` with `s = Σ_d t` (softmax with cross-entropy).
+pub fn output_delta<T: Real>(loss: Loss, y: &Array2<T>, t: &ArrayView2<T>) -> Array2<T> {
+    let mut d = y.to_owned();
+    match loss {
+        Loss::CrossEntropy => Zip::from(&mut d).and(t).for_each(|d, &t| *d = *d - t),
+        Loss::SquaredError => {
+            let two = T::one() + T::one();
+            Zip::from(&mut d)
+                .and(t)
+                .for_each(|d, &t| *d = two * (*d - t))
+        }
+        Loss::SoftmaxCrossEntropy => {
+            for (mut dr, tr) in d.rows_mut().into_iter().zip(t.rows()) {
+                let s = tr.sum();
+                Zip::from(&mut dr)
+                    .and(&tr)
+                    .for_each(|d, &t| *d = s * *d - t);
+            }
+        }
+    }
+    d
+}
+
+/// The activations feeding weight layer `l` (the input batch for `l = 0`).
+pub(crate) fn layer_input<'a, T: Real>(
+    x: &'a ArrayView2<'_, T>,
+    acts: &'a Activations<T>,
+    l: usize,
+) -> ArrayView2<'a, T> {
+    if l == 0 {
+        x.view()
+    } else {
+        acts.layers[l - 1].view()
+    }
+}
+
+/// `d ← (d·W_lᵀ) ⊙ f'(a_{l−1})`: moves per-example deltas from layer `l`'s
+/// pre-activations to layer `l−1`'s.
+pub(crate) fn delta_to_previous_layer<T: Real>(
+    spec: &NetSpec,
+    theta: &[T],
+    acts: &Activations<T>,
+    l: usize,
+    d: &Array2<T>,
+) -> Array2<T> {
+    let w = weights(theta, &spec.slot(l));
+    let mut prev = d.dot(&w.t());
+    mul_derivative(spec.activations()[l - 1], &acts.layers[l - 1], &mut prev);
+    prev
+}
+
+/// Per-example deltas `∂ℓ_n/∂z_l` of every layer, from the output's.
+pub(crate) fn all_deltas<T: Real>(
+    spec: &NetSpec,
+    theta: &[T],
+    acts: &Activations<T>,
+    output_delta: Array2<T>,
+) -> Vec<Array2<T>> {
+    let n_layers = spec.num_layers();
+    let mut deltas = vec![output_delta];
+    for l in (1..n_layers).rev() {
+        let prev = delta_to_previous_layer(spec, theta, acts, l, &deltas[deltas.len() - 1]);
+        deltas.push(prev);
+    }
+    deltas.reverse();
+    deltas
+}
+
+/// Adds `scale · Σ_n ∇ℓ_n` to `grad`, and, when `stat` is given,
+/// `scale · Σ_n (∇ℓ_n)²` (elementwise) to `stat`, for the batch whose
+/// inputs are `x`, activations `acts` and output deltas `delta` (from
+/// [`output_delta`]). Pass `scale = 1/N_total` to accumulate means over a
+/// data set split into batches.
+///
+/// The squared per-example gradients are never materialised: for a weight
+/// `w_ij` of a layer, `Σ_n (a_ni d_nj)² = ((A⊙A)ᵀ(D⊙D))_ij`, one GEMM per layer.
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_gradient<T: Real>(
+    spec: &NetSpec,
+    theta: &[T],
+    x: ArrayView2<T>,
+    acts: &Activations<T>,
+    delta: Array2<T>,
+    scale: T,
+    grad: &mut [T],
+    mut stat: Option<&mut [T]>,
+) {
+    assert_eq!(grad.len(), spec.num_params(), "gradient length");
+    let mut d = delta;
+    for l in (0..spec.num_layers()).rev() {
+        let slot = spec.slot(l);
+        let a = layer_input(&x, acts, l);
+        general_mat_mul(scale, &a.t(), &d, T::one(), &mut weights_mut(grad, &slot));
+        add_scaled(&mut grad[slot.biases..slot.end()], &column_sums(&d), scale);
+        if let Some(stat) = stat.as_deref_mut() {
+            let a2 = a.mapv(|v| v * v);
+            let d2 = d.mapv(|v| v * v);
+            general_mat_mul(scale, &a2.t(), &d2, T::one(), &mut weights_mut(stat, &slot));
+            add_scaled(&mut stat[slot.biases..slot.end()], &column_sums(&d2), scale);
+        }
+        if l > 0 {
+            d = delta_to_previous_layer(spec, theta, acts, l, &d);
+        }
+    }
+}
+
+/// `dst += scale · src`.
+pub(crate) fn add_scaled<T: Real>(dst: &mut [T], src: &ndarray::Array1<T>, scale: T) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = *d + scale * s;
+    }
+}

@@ -1,0 +1,202 @@
+//! The forward pass and the matched losses.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
+
+use super::real::Real;
+use crate::net::{Activation, LayerSlot, Loss, NetSpec};
+
+/// The activations of one forward pass over a batch.
+pub struct Activations<T> {
+    /// `layers[l]` holds the outputs of weight layer `l` (N × fan_out); the
+    /// last entry is the network output `y`.
+    pub layers: Vec<Array2<T>>,
+    /// The output layer's pre-activations `z` (needed for stable losses).
+    pub output_z: Array2<T>,
+}
+
+impl<T: Real> Activations<T> {
+    /// The network outputs.
+    pub fn output(&self) -> &Array2<T> {
+        &self.layers[self.layers.len() - 1]
+    }
+}
+
+/// Weight matrix of a layer as a `fan_in × fan_out` view into θ.
+pub(crate) fn weights<'a, T>(theta: &'a [T], s: &LayerSlot) -> ArrayView2<'a, T> {
+    ArrayView2::from_shape((s.fan_in, s.fan_out), &theta[s.weights..s.biases])
+        .expect("slot lies inside theta (checked by callers)")
+}
+
+/// Mutable weight matrix of a layer.
+pub(crate) fn weights_mut<'a, T>(theta: &'a mut [T], s: &LayerSlot) -> ArrayViewMut2<'a, T> {
+    ArrayViewMut2::from_shape((s.fan_in, s.fan_out), &mut theta[s.weights..s.biases])
+        .expect("slot lies inside theta (checked by callers)")
+}
+
+/// Bias vector of a layer.
+pub(crate) fn biases<'a, T>(theta: &'a [T], s: &LayerSlot) -> ArrayView1<'a, T> {
+    ArrayView1::from(&theta[s.biases..s.end()])
+}
+
+/// `a·W + 1·bᵀ` for a batch `a`: the rows start as `b`, then one GEMM adds `a·W`.
+pub(crate) fn affine<T: Real>(
+    a: &ArrayView2<T>,
+    w: &ArrayView2<T>,
+    b: &ArrayView1<T>,
+) -> Array2<T> {
+    let mut z = Array2::from_shape_fn((a.nrows(), w.ncols()), |(_, j)| b[j]);
+    general_mat_mul(T::one(), a, w, T::one(), &mut z);
+    z
+}
+
+/// Applies a hidden or output non-linearity in place.
+pub(crate) fn activate<T: Real>(act: Activation, z: &mut Array2<T>) {
+    match act {
+        Activation::Logistic => z.mapv_inplace(|v| T::one() / (T::one() + (-v).exp())),
+        Activation::Tanh => z.mapv_inplace(|v| v.tanh()),
+        Activation::Linear => {}
+        Activation::Relu => z.mapv_inplace(|v| if v > T::zero() { v } else { T::zero() }),
+        Activation::Softmax => {
+            for mut row in z.rows_mut() {
+                let m = row.fold(T::neg_infinity(), |m, &v| m.max(v));
+                row.mapv_inplace(|v| (v - m).exp());
+                let s = row.sum();
+                row.mapv_inplace(|v| v / s);
+            }
+        }
+    }
+}
+
+/// The derivative `f'(z)` written in terms of the unit's output `a = f(z)`.
+#[inline]
+pub(crate) fn derivative_from_output<T: Real>(act: Activation, a: T) -> T {
+    match act {
+        Activation::Logistic => a * (T::one() - a),
+        Activation::Tanh => T::one() - a * a,
+        Activation::Linear => T::one(),
+        Activation::Relu => {
+            if a > T::zero() {
+                T::one()
+            } else {
+                T::zero()
+            }
+        }
+        // Softmax never appears in a hidden layer (NetSpec rejects it).
+        Activation::Softmax => T::one(),
+    }
+}
+
+/// The second derivative `f''(z)` in terms of the output `a = f(z)`.
+#[inline]
+pub(crate) fn second_derivative_from_output<T: Real>(act: Activation, a: T) -> T {
+    let two = T::one() + T::one();
+    match act {
+        Activation::Logistic => a * (T::one() - a) * (T::one() - two * a),
+        Activation::Tanh => -two * a * (T::one() - a * a),
+        _ => T::zero(),
+    }
+}
+
+/// `d ⊙= f'(a)` elementwise.
+pub(crate) fn mul_derivative<T: Real>(act: Activation, a: &Array2<T>, d: &mut Array2<T>) {
+    if act == Activation::Linear {
+        return;
+    }
+    Zip::from(d)
+        .and(a)
+        .for_each(|d, &a| *d = *d * derivative_from_output(act, a));
+}
+
+/// Runs the network on the rows of `x`, keeping every layer's activations.
+pub fn forward<T: Real>(spec: &NetSpec, theta: &[T], x: ArrayView2<T>) -> Activations<T> {
+    assert_eq!(theta.len(), spec.num_params(), "theta length");
+    assert_eq!(x.ncols(), spec.input_dim(), "input width");
+    let n_layers = spec.num_layers();
+    let mut layers: Vec<Array2<T>> = Vec::with_capacity(n_layers);
+    let mut output_z = Array2::zeros((0, 0));
+    for (l, (slot, &act)) in spec.slots().iter().zip(spec.activations()).enumerate() {
+        let input = if l == 0 {
+            x.view()
+        } else {
+            layers[l - 1].view()
+        };
+        let mut z = affine(&input, &weights(theta, slot), &biases(theta, slot));
+        if l == n_layers - 1 {
+            output_z = z.clone();
+        }
+        activate(act, &mut z);
+        layers.push(z);
+    }
+    Activations { layers, output_z }
+}
+
+/// Sums over a batch of the per-example loss and reconstruction error.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BatchLoss {
+    /// Σ over examples of the per-example loss (not yet divided by N).
+    pub loss_sum: f64,
+    /// Σ over examples of `Σ_d (y − t)²`, the paper's Table 2 error.
+    pub sq_error_sum: f64,
+}
+
+impl std::ops::AddAssign for BatchLoss {
+    fn add_assign(&mut self, o: Self) {
+        self.loss_sum += o.loss_sum;
+        self.sq_error_sum += o.sq_error_sum;
+    }
+}
+
+/// `log(1 + e^z)` without overflow.
+#[inline]
+fn softplus(z: f64) -> f64 {
+    z.max(0.0) + (-z.abs()).exp().ln_1p()
+}
+
+/// Per-example losses (summed) from the output pre-activations `z`, outputs
+/// `y` and targets `t`, in f64.
+pub fn batch_loss<T: Real>(
+    loss: Loss,
+    z: &Array2<T>,
+    y: &Array2<T>,
+    t: &ArrayView2<T>,
+) -> BatchLoss {
+    let mut out = BatchLoss::default();
+    for ((zr, yr), tr) in z.rows().into_iter().zip(y.rows()).zip(t.rows()) {
+        let mut l = 0.0f64;
+        let mut e = 0.0f64;
+        match loss {
+            Loss::CrossEntropy => {
+                for ((&z, &y), &t) in zr.iter().zip(yr).zip(tr) {
+                    let (z, t) = (z.f64(), t.f64());
+                    l += softplus(z) - t * z;
+                    e += (y.f64() - t).powi(2);
+                }
+            }
+            Loss::SquaredError => {
+                for (&y, &t) in yr.iter().zip(tr) {
+                    let d = y.f64() - t.f64();
+                    l += d * d;
+                    e += d * d;
+                }
+            }
+            Loss::SoftmaxCrossEntropy => {
+                let m = zr.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v.f64()));
+                let lse = m + zr.iter().map(|&v| (v.f64() - m).exp()).sum::<f64>().ln();
+                for ((&z, &y), &t) in zr.iter().zip(yr).zip(tr) {
+                    let t = t.f64();
+                    l += t * (lse - z.f64());
+                    e += (y.f64() - t).powi(2);
+                }
+            }
+        }
+        out.loss_sum += l;
+        out.sq_error_sum += e;
+    }
+    out
+}
+
+/// Column sums of a batch matrix (for bias gradients), in `T`.
+pub(crate) fn column_sums<T: Real>(d: &Array2<T>) -> ndarray::Array1<T> {
+    d.sum_axis(Axis(0))
+}

@@ -1,0 +1,288 @@
+//! Curvature-vector products on a fixed chunk with cached activations:
+//! Gauss-Newton `G·v` (Schraudolph's R-op), exact Hessian `H·v`
+//! (Pearlmutter) and empirical Fisher `F·v`.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView2, Zip};
+
+use super::backward::{add_scaled, all_deltas, layer_input, output_delta};
+use super::forward::{
+    affine, batch_loss, biases, column_sums, forward, mul_derivative,
+    second_derivative_from_output, weights, weights_mut, Activations, BatchLoss,
+};
+use super::real::Real;
+use crate::hf::CurvatureKind;
+use crate::net::{Loss, NetSpec};
+
+/// What curvature products on one chunk need, computed once per CG run:
+/// the chunk's inputs and targets, its activations at θ and, for the
+/// Hessian and the empirical Fisher, its per-example backpropagated deltas.
+pub struct ChunkCache<T> {
+    x: Array2<T>,
+    t: Array2<T>,
+    acts: Activations<T>,
+    kind: CurvatureKind,
+    /// `deltas[l] = ∂ℓ_n/∂z_l` per example (Hessian and Fisher only).
+    deltas: Vec<Array2<T>>,
+    /// `pre_deltas[l] = deltas[l+1]·W_{l+1}ᵀ = ∂ℓ_n/∂a_l` for hidden layers (Hessian only).
+    pre_deltas: Vec<Array2<T>>,
+}
+
+impl<T: Real> ChunkCache<T> {
+    /// Runs the forward pass (and, for `Hessian`/`EmpiricalFisher`, the
+    /// backward pass) on the chunk `x`, `t` at θ, keeping what products need.
+    pub fn new(
+        spec: &NetSpec,
+        theta: &[T],
+        x: Array2<T>,
+        t: Array2<T>,
+        kind: CurvatureKind,
+    ) -> Self {
+        assert_eq!(
+            x.nrows(),
+            t.nrows(),
+            "inputs and targets have different row counts"
+        );
+        assert_eq!(t.ncols(), spec.output_dim(), "target width");
+        let acts = forward(spec, theta, x.view());
+        let mut cache = ChunkCache {
+            x,
+            t,
+            acts,
+            kind,
+            deltas: Vec::new(),
+            pre_deltas: Vec::new(),
+        };
+        if kind != CurvatureKind::GaussNewton {
+            let d_out = output_delta(spec.loss(), cache.acts.output(), &cache.t.view());
+            cache.deltas = all_deltas(spec, theta, &cache.acts, d_out);
+        }
+        if kind == CurvatureKind::Hessian {
+            cache.pre_deltas = (0..spec.num_layers() - 1)
+                .map(|l| cache.deltas[l + 1].dot(&weights(theta, &spec.slot(l + 1)).t()))
+                .collect();
+        }
+        cache
+    }
+
+    /// Number of examples in the chunk.
+    pub fn len(&self) -> usize {
+        self.x.nrows()
+    }
+    /// True for an empty chunk (never constructed by the library).
+    pub fn is_empty(&self) -> bool {
+        self.x.nrows() == 0
+    }
+    /// The curvature kind the cache was built for.
+    pub fn kind(&self) -> CurvatureKind {
+        self.kind
+    }
+    /// The chunk's inputs.
+    pub fn inputs(&self) -> ArrayView2<'_, T> {
+        self.x.view()
+    }
+    /// The chunk's targets.
+    pub fn targets(&self) -> ArrayView2<'_, T> {
+        self.t.view()
+    }
+    /// Summed loss and error of the chunk at the cached θ.
+    pub fn loss(&self, spec: &NetSpec) -> BatchLoss {
+        batch_loss(
+            spec.loss(),
+            &self.acts.output_z,
+            self.acts.output(),
+            &self.t.view(),
+        )
+    }
+}
+
+/// `R{∂ℓ/∂z}` at the output: the loss Hessian with respect to the output
+/// pre-activations applied to `rz`, per example.
+fn loss_hessian_times<T: Real>(loss: Loss, y: &Array2<T>, t: &Array2<T>, rz: &mut Array2<T>) {
+    match loss {
+        Loss::CrossEntropy => {
+            Zip::from(rz)
+                .and(y)
+                .for_each(|r, &y| *r = *r * y * (T::one() - y));
+        }
+        Loss::SquaredError => {
+            let two = T::one() + T::one();
+            rz.mapv_inplace(|r| two * r);
+        }
+        Loss::SoftmaxCrossEntropy => {
+            for ((mut r, yr), tr) in rz.rows_mut().into_iter().zip(y.rows()).zip(t.rows()) {
+                let s = tr.sum();
+                let yr_dot = r
+                    .iter()
+                    .zip(yr)
+                    .fold(T::zero(), |acc, (&r, &y)| acc + r * y);
+                Zip::from(&mut r)
+                    .and(&yr)
+                    .for_each(|r, &y| *r = s * y * (*r - yr_dot));
+            }
+        }
+    }
+}
+
+/// `out = C·v` for the chunk, `C` the curvature the cache was built for,
+/// as a **mean over the chunk's examples** (no weight cost, no damping).
+pub fn curvature_product<T: Real>(
+    spec: &NetSpec,
+    theta: &[T],
+    cache: &ChunkCache<T>,
+    v: &[T],
+    out: &mut [T],
+) {
+    assert_eq!(v.len(), spec.num_params(), "v length");
+    assert_eq!(out.len(), spec.num_params(), "out length");
+    match cache.kind {
+        CurvatureKind::GaussNewton | CurvatureKind::Hessian => {
+            gauss_newton_or_hessian(spec, theta, cache, v, out)
+        }
+        CurvatureKind::EmpiricalFisher => empirical_fisher(spec, cache, v, out),
+    }
+}
+
+/// The R-forward pass followed by the (R-)backward pass. With the Gauss-Newton
+/// kind the backward pass ignores second derivatives of the hidden units and
+/// terms in the residual; with the Hessian kind it keeps them (Pearlmutter).
+fn gauss_newton_or_hessian<T: Real>(
+    spec: &NetSpec,
+    theta: &[T],
+    cache: &ChunkCache<T>,
+    v: &[T],
+    out: &mut [T],
+) {
+    let hessian = cache.kind == CurvatureKind::Hessian;
+    let n_layers = spec.num_layers();
+    let x = cache.x.view();
+    let acts = &cache.acts;
+
+    // R-forward: r_z_l = R{a_{l−1}}·W_l + a_{l−1}·V_l + 1·v_bᵀ, R{a_l} = f'(z_l) ⊙ r_z_l.
+    let mut r_acts: Vec<Array2<T>> = Vec::with_capacity(n_layers);
+    let mut r_pre: Vec<Array2<T>> = Vec::new();
+    let mut r_out = Array2::zeros((0, 0));
+    for l in 0..n_layers {
+        let slot = spec.slot(l);
+        let mut rz = affine(
+            &layer_input(&x, acts, l),
+            &weights(v, &slot),
+            &biases(v, &slot),
+        );
+        if l > 0 {
+            general_mat_mul(
+                T::one(),
+                &r_acts[l - 1],
+                &weights(theta, &slot),
+                T::one(),
+                &mut rz,
+            );
+        }
+        if l + 1 < n_layers {
+            let mut ra = rz.clone();
+            mul_derivative(spec.activations()[l], &acts.layers[l], &mut ra);
+            if hessian {
+                r_pre.push(rz);
+            }
+            if !hessian && l > 0 {
+                // Only the previous layer's R{a} is needed without the Hessian terms.
+                r_acts[l - 1] = Array2::zeros((0, 0));
+            }
+            r_acts.push(ra);
+        } else {
+            r_out = rz;
+        }
+    }
+
+    // Output: R{∂ℓ/∂z_L} = H_L · r_z_L.
+    let mut rd = r_out;
+    loss_hessian_times(spec.loss(), acts.output(), &cache.t, &mut rd);
+
+    let scale = T::one() / T::of(cache.len() as f64);
+    for l in (0..n_layers).rev() {
+        let slot = spec.slot(l);
+        let a = layer_input(&x, acts, l);
+        general_mat_mul(scale, &a.t(), &rd, T::zero(), &mut weights_mut(out, &slot));
+        out[slot.biases..slot.end()].fill(T::zero());
+        add_scaled(&mut out[slot.biases..slot.end()], &column_sums(&rd), scale);
+        if hessian && l > 0 {
+            general_mat_mul(
+                scale,
+                &r_acts[l - 1].t(),
+                &cache.deltas[l],
+                T::one(),
+                &mut weights_mut(out, &slot),
+            );
+        }
+        if l > 0 {
+            let act = spec.activations()[l - 1];
+            let mut prev = rd.dot(&weights(theta, &slot).t());
+            if hessian {
+                general_mat_mul(
+                    T::one(),
+                    &cache.deltas[l],
+                    &weights(v, &slot).t(),
+                    T::one(),
+                    &mut prev,
+                );
+            }
+            mul_derivative(act, &acts.layers[l - 1], &mut prev);
+            if hessian {
+                Zip::from(&mut prev)
+                    .and(&cache.pre_deltas[l - 1])
+                    .and(&acts.layers[l - 1])
+                    .and(&r_pre[l - 1])
+                    .for_each(|p, &e, &a, &rz| {
+                        *p = *p + e * second_derivative_from_output(act, a) * rz
+                    });
+            }
+            rd = prev;
+        }
+    }
+}
+
+/// `F·v = mean_n g_n (g_nᵀ v)` without forming per-example gradients:
+/// `g_nᵀv = Σ_l Σ_j (a_{l−1}V_l + v_b)_nj · d_l,nj`, then one weighted
+/// backward accumulation per layer.
+fn empirical_fisher<T: Real>(spec: &NetSpec, cache: &ChunkCache<T>, v: &[T], out: &mut [T]) {
+    let x = cache.x.view();
+    let acts = &cache.acts;
+    let n = cache.len();
+    let mut s = Array1::<T>::zeros(n);
+    for l in 0..spec.num_layers() {
+        let slot = spec.slot(l);
+        let u = affine(
+            &layer_input(&x, acts, l),
+            &weights(v, &slot),
+            &biases(v, &slot),
+        );
+        for (i, (ur, dr)) in u.rows().into_iter().zip(cache.deltas[l].rows()).enumerate() {
+            s[i] = s[i]
+                + ur.iter()
+                    .zip(dr)
+                    .fold(T::zero(), |acc, (&u, &d)| acc + u * d);
+        }
+    }
+    let scale = T::one() / T::of(n as f64);
+    for l in 0..spec.num_layers() {
+        let slot = spec.slot(l);
+        let mut weighted = cache.deltas[l].clone();
+        for (mut row, &si) in weighted.rows_mut().into_iter().zip(&s) {
+            row.mapv_inplace(|d| d * si);
+        }
+        let a = layer_input(&x, acts, l);
+        general_mat_mul(
+            scale,
+            &a.t(),
+            &weighted,
+            T::zero(),
+            &mut weights_mut(out, &slot),
+        );
+        out[slot.biases..slot.end()].fill(T::zero());
+        add_scaled(
+            &mut out[slot.biases..slot.end()],
+            &column_sums(&weighted),
+            scale,
+        );
+    }
+}
