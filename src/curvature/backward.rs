@@ -1,9 +1,11 @@
 //! Backpropagation: gradients and the per-example squared-gradient statistic.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, Zip};
+use ndarray::{s, Array2, ArrayView2, Zip};
 
-use super::forward::{column_sums, mul_derivative, weights, weights_mut, Activations};
+use super::forward::{
+    column_sums, fused_product, mul_derivative, par_rows, weights, weights_mut, Activations,
+};
+use super::parallel::gemm_tn;
 use super::real::Real;
 use crate::net::{Loss, NetSpec};
 
@@ -14,23 +16,24 @@ use crate::net::{Loss, NetSpec};
 /// `s·y − t` with `s = Σ_d t` (softmax with cross-entropy).
 pub fn output_delta<T: Real>(loss: Loss, y: &Array2<T>, t: &ArrayView2<T>) -> Array2<T> {
     let mut d = y.to_owned();
-    match loss {
-        Loss::CrossEntropy => Zip::from(&mut d).and(t).for_each(|d, &t| *d = *d - t),
-        Loss::SquaredError => {
-            let two = T::one() + T::one();
-            Zip::from(&mut d)
-                .and(t)
-                .for_each(|d, &t| *d = two * (*d - t))
-        }
-        Loss::SoftmaxCrossEntropy => {
-            for (mut dr, tr) in d.rows_mut().into_iter().zip(t.rows()) {
-                let s = tr.sum();
-                Zip::from(&mut dr)
-                    .and(&tr)
-                    .for_each(|d, &t| *d = s * *d - t);
+    par_rows(&mut d, |r0, d| {
+        let t = t.slice(s![r0..r0 + d.nrows(), ..]);
+        match loss {
+            Loss::CrossEntropy => Zip::from(d).and(&t).for_each(|d, &t| *d = *d - t),
+            Loss::SquaredError => {
+                let two = T::one() + T::one();
+                Zip::from(d).and(&t).for_each(|d, &t| *d = two * (*d - t))
+            }
+            Loss::SoftmaxCrossEntropy => {
+                for (mut dr, tr) in d.rows_mut().into_iter().zip(t.rows()) {
+                    let s = tr.sum();
+                    Zip::from(&mut dr)
+                        .and(&tr)
+                        .for_each(|d, &t| *d = s * *d - t);
+                }
             }
         }
-    }
+    });
     d
 }
 
@@ -47,19 +50,22 @@ pub(crate) fn layer_input<'a, T: Real>(
     }
 }
 
-/// `d ← (d·W_lᵀ) ⊙ f'(a_{l−1})`: moves per-example deltas from layer `l`'s
-/// pre-activations to layer `l−1`'s.
+/// `(d·W_lᵀ (+ extra)) ⊙ f'(a_{l−1})`: moves per-example deltas from layer
+/// `l`'s pre-activations to layer `l−1`'s, fused per row block.
 pub(crate) fn delta_to_previous_layer<T: Real>(
     spec: &NetSpec,
     theta: &[T],
     acts: &Activations<T>,
     l: usize,
     d: &Array2<T>,
+    extra: Option<(&ArrayView2<T>, &ArrayView2<T>)>,
 ) -> Array2<T> {
     let w = weights(theta, &spec.slot(l));
-    let mut prev = d.dot(&w.t());
-    mul_derivative(spec.activations()[l - 1], &acts.layers[l - 1], &mut prev);
-    prev
+    let act = spec.activations()[l - 1];
+    let a = &acts.layers[l - 1];
+    fused_product(&d.view(), &w.t(), None, extra, |r0, block| {
+        mul_derivative(act, &a.slice(s![r0..r0 + block.nrows(), ..]), block)
+    })
 }
 
 /// Per-example deltas `∂ℓ_n/∂z_l` of every layer, from the output's.
@@ -72,11 +78,18 @@ pub(crate) fn all_deltas<T: Real>(
     let n_layers = spec.num_layers();
     let mut deltas = vec![output_delta];
     for l in (1..n_layers).rev() {
-        let prev = delta_to_previous_layer(spec, theta, acts, l, &deltas[deltas.len() - 1]);
+        let prev = delta_to_previous_layer(spec, theta, acts, l, &deltas[deltas.len() - 1], None);
         deltas.push(prev);
     }
     deltas.reverse();
     deltas
+}
+
+/// Elementwise square, in parallel row blocks.
+fn squared<T: Real>(m: &ArrayView2<T>) -> Array2<T> {
+    let mut out = m.to_owned();
+    par_rows(&mut out, |_, b| b.mapv_inplace(|v| v * v));
+    out
 }
 
 /// Adds `scale · Σ_n ∇ℓ_n` to `grad`, and, when `stat` is given,
@@ -103,16 +116,27 @@ pub fn accumulate_gradient<T: Real>(
     for l in (0..spec.num_layers()).rev() {
         let slot = spec.slot(l);
         let a = layer_input(&x, acts, l);
-        general_mat_mul(scale, &a.t(), &d, T::one(), &mut weights_mut(grad, &slot));
+        gemm_tn(
+            scale,
+            &a,
+            &d.view(),
+            T::one(),
+            &mut weights_mut(grad, &slot),
+        );
         add_scaled(&mut grad[slot.biases..slot.end()], &column_sums(&d), scale);
         if let Some(stat) = stat.as_deref_mut() {
-            let a2 = a.mapv(|v| v * v);
-            let d2 = d.mapv(|v| v * v);
-            general_mat_mul(scale, &a2.t(), &d2, T::one(), &mut weights_mut(stat, &slot));
+            let d2 = squared(&d.view());
+            gemm_tn(
+                scale,
+                &squared(&a).view(),
+                &d2.view(),
+                T::one(),
+                &mut weights_mut(stat, &slot),
+            );
             add_scaled(&mut stat[slot.biases..slot.end()], &column_sums(&d2), scale);
         }
         if l > 0 {
-            d = delta_to_previous_layer(spec, theta, acts, l, &d);
+            d = delta_to_previous_layer(spec, theta, acts, l, &d, None);
         }
     }
 }

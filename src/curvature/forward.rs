@@ -1,8 +1,9 @@
 //! The forward pass and the matched losses.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
+use super::parallel::{for_row_blocks, map_row_blocks};
 use super::real::Real;
 use crate::net::{Activation, LayerSlot, Loss, NetSpec};
 
@@ -39,19 +40,59 @@ pub(crate) fn biases<'a, T>(theta: &'a [T], s: &LayerSlot) -> ArrayView1<'a, T> 
     ArrayView1::from(&theta[s.biases..s.end()])
 }
 
-/// `a·W + 1·bᵀ` for a batch `a`: the rows start as `b`, then one GEMM adds `a·W`.
+/// `a·W + 1·bᵀ` for a batch `a` (see [`fused_product`]).
 pub(crate) fn affine<T: Real>(
     a: &ArrayView2<T>,
     w: &ArrayView2<T>,
     b: &ArrayView1<T>,
 ) -> Array2<T> {
-    let mut z = Array2::from_shape_fn((a.nrows(), w.ncols()), |(_, j)| b[j]);
-    general_mat_mul(T::one(), a, w, T::one(), &mut z);
+    fused_product(a, w, Some(b), None, |_, _| {})
+}
+
+/// `z = a·w (+ 1·bᵀ) (+ a2·w2)`, then `post(first_row, rows)` on each row
+/// block, computed in parallel row blocks so the elementwise work runs on
+/// rows still in cache right after their GEMM.
+pub(crate) fn fused_product<T, F>(
+    a: &ArrayView2<T>,
+    w: &ArrayView2<T>,
+    b: Option<&ArrayView1<T>>,
+    extra: Option<(&ArrayView2<T>, &ArrayView2<T>)>,
+    post: F,
+) -> Array2<T>
+where
+    T: Real,
+    F: Fn(usize, &mut ArrayViewMut2<'_, T>) + Sync,
+{
+    let mut z = Array2::zeros((a.nrows(), w.ncols()));
+    for_row_blocks(&mut z, |r0, mut zb| {
+        let rows = s![r0..r0 + zb.nrows(), ..];
+        let beta = match b {
+            Some(b) => {
+                zb.rows_mut().into_iter().for_each(|mut r| r.assign(b));
+                T::one()
+            }
+            None => T::zero(),
+        };
+        general_mat_mul(T::one(), &a.slice(rows), w, beta, &mut zb);
+        if let Some((a2, w2)) = extra {
+            general_mat_mul(T::one(), &a2.slice(rows), w2, T::one(), &mut zb);
+        }
+        post(r0, &mut zb);
+    });
     z
 }
 
+/// Applies a function to row blocks of `m` in parallel.
+pub(crate) fn par_rows<T, F>(m: &mut Array2<T>, f: F)
+where
+    T: Real,
+    F: Fn(usize, &mut ArrayViewMut2<'_, T>) + Sync,
+{
+    for_row_blocks(m, |r0, mut b| f(r0, &mut b));
+}
+
 /// Applies a hidden or output non-linearity in place.
-pub(crate) fn activate<T: Real>(act: Activation, z: &mut Array2<T>) {
+pub(crate) fn activate<T: Real>(act: Activation, z: &mut ArrayViewMut2<'_, T>) {
     match act {
         Activation::Logistic => z.mapv_inplace(|v| T::one() / (T::one() + (-v).exp())),
         Activation::Tanh => z.mapv_inplace(|v| v.tanh()),
@@ -98,8 +139,12 @@ pub(crate) fn second_derivative_from_output<T: Real>(act: Activation, a: T) -> T
     }
 }
 
-/// `d ⊙= f'(a)` elementwise.
-pub(crate) fn mul_derivative<T: Real>(act: Activation, a: &Array2<T>, d: &mut Array2<T>) {
+/// `d ⊙= f'(a)` elementwise (`a` the unit outputs for the same rows).
+pub(crate) fn mul_derivative<T: Real>(
+    act: Activation,
+    a: &ArrayView2<T>,
+    d: &mut ArrayViewMut2<'_, T>,
+) {
     if act == Activation::Linear {
         return;
     }
@@ -121,12 +166,18 @@ pub fn forward<T: Real>(spec: &NetSpec, theta: &[T], x: ArrayView2<T>) -> Activa
         } else {
             layers[l - 1].view()
         };
-        let mut z = affine(&input, &weights(theta, slot), &biases(theta, slot));
-        if l == n_layers - 1 {
-            output_z = z.clone();
+        let (w, b) = (weights(theta, slot), biases(theta, slot));
+        if l + 1 < n_layers {
+            layers.push(fused_product(&input, &w, Some(&b), None, |_, z| {
+                activate(act, z)
+            }));
+        } else {
+            // The output pre-activations are kept for numerically stable losses.
+            output_z = affine(&input, &w, &b);
+            let mut y = output_z.clone();
+            par_rows(&mut y, |_, y| activate(act, y));
+            layers.push(y);
         }
-        activate(act, &mut z);
-        layers.push(z);
     }
     Activations { layers, output_z }
 }
@@ -159,6 +210,23 @@ pub fn batch_loss<T: Real>(
     loss: Loss,
     z: &Array2<T>,
     y: &Array2<T>,
+    t: &ArrayView2<T>,
+) -> BatchLoss {
+    let parts = map_row_blocks(z.nrows(), |r0, len| {
+        let rows = s![r0..r0 + len, ..];
+        rows_loss(loss, &z.slice(rows), &y.slice(rows), &t.slice(rows))
+    });
+    let mut out = BatchLoss::default();
+    for p in parts {
+        out += p;
+    }
+    out
+}
+
+fn rows_loss<T: Real>(
+    loss: Loss,
+    z: &ArrayView2<T>,
+    y: &ArrayView2<T>,
     t: &ArrayView2<T>,
 ) -> BatchLoss {
     let mut out = BatchLoss::default();

@@ -12,11 +12,13 @@
 mod backward;
 mod finite_diff;
 mod forward;
+mod parallel;
 mod products;
 mod real;
 
 pub use backward::{accumulate_gradient, output_delta};
 pub use finite_diff::{batch_gradient, fd_gradient_check, fd_hessian_vector};
 pub use forward::{batch_loss, forward, Activations, BatchLoss};
+pub use parallel::{set_threads, threads};
 pub use products::{curvature_product, ChunkCache};
 pub use real::Real;

@@ -2,14 +2,14 @@
 //! Gauss-Newton `G·v` (Schraudolph's R-op), exact Hessian `H·v`
 //! (Pearlmutter) and empirical Fisher `F·v`.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, ArrayView2, Zip};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Zip};
 
-use super::backward::{add_scaled, all_deltas, layer_input, output_delta};
+use super::backward::{add_scaled, all_deltas, delta_to_previous_layer, layer_input, output_delta};
 use super::forward::{
-    affine, batch_loss, biases, column_sums, forward, mul_derivative,
+    affine, batch_loss, biases, column_sums, forward, fused_product, mul_derivative, par_rows,
     second_derivative_from_output, weights, weights_mut, Activations, BatchLoss,
 };
+use super::parallel::gemm_tn;
 use super::real::Real;
 use crate::hf::CurvatureKind;
 use crate::net::{Loss, NetSpec};
@@ -97,8 +97,13 @@ impl<T: Real> ChunkCache<T> {
 }
 
 /// `R{∂ℓ/∂z}` at the output: the loss Hessian with respect to the output
-/// pre-activations applied to `rz`, per example.
-fn loss_hessian_times<T: Real>(loss: Loss, y: &Array2<T>, t: &Array2<T>, rz: &mut Array2<T>) {
+/// pre-activations applied to `rz`, per example (rows of `y`, `t` match `rz`).
+fn loss_hessian_times<T: Real>(
+    loss: Loss,
+    y: &ArrayView2<T>,
+    t: &ArrayView2<T>,
+    rz: &mut ArrayViewMut2<'_, T>,
+) {
     match loss {
         Loss::CrossEntropy => {
             Zip::from(rz)
@@ -146,6 +151,7 @@ pub fn curvature_product<T: Real>(
 /// The R-forward pass followed by the (R-)backward pass. With the Gauss-Newton
 /// kind the backward pass ignores second derivatives of the hidden units and
 /// terms in the residual; with the Hessian kind it keeps them (Pearlmutter).
+/// Each layer is one or two GEMMs with the elementwise work fused per row block.
 fn gauss_newton_or_hessian<T: Real>(
     spec: &NetSpec,
     theta: &[T],
@@ -157,86 +163,97 @@ fn gauss_newton_or_hessian<T: Real>(
     let n_layers = spec.num_layers();
     let x = cache.x.view();
     let acts = &cache.acts;
+    let (y, t) = (acts.output().view(), cache.t.view());
 
-    // R-forward: r_z_l = R{a_{l−1}}·W_l + a_{l−1}·V_l + 1·v_bᵀ, R{a_l} = f'(z_l) ⊙ r_z_l.
+    // R-forward: r_z_l = a_{l−1}·V_l + 1·v_bᵀ + R{a_{l−1}}·W_l, R{a_l} = f'(z_l) ⊙ r_z_l.
     let mut r_acts: Vec<Array2<T>> = Vec::with_capacity(n_layers);
     let mut r_pre: Vec<Array2<T>> = Vec::new();
-    let mut r_out = Array2::zeros((0, 0));
+    let mut rd = Array2::zeros((0, 0));
     for l in 0..n_layers {
         let slot = spec.slot(l);
-        let mut rz = affine(
-            &layer_input(&x, acts, l),
-            &weights(v, &slot),
-            &biases(v, &slot),
-        );
-        if l > 0 {
-            general_mat_mul(
-                T::one(),
-                &r_acts[l - 1],
-                &weights(theta, &slot),
-                T::one(),
-                &mut rz,
-            );
-        }
-        if l + 1 < n_layers {
-            let mut ra = rz.clone();
-            mul_derivative(spec.activations()[l], &acts.layers[l], &mut ra);
-            if hessian {
-                r_pre.push(rz);
-            }
-            if !hessian && l > 0 {
-                // Only the previous layer's R{a} is needed without the Hessian terms.
-                r_acts[l - 1] = Array2::zeros((0, 0));
-            }
-            r_acts.push(ra);
+        let (vw, vb, w) = (weights(v, &slot), biases(v, &slot), weights(theta, &slot));
+        let a_in = layer_input(&x, acts, l);
+        let prev_r = if l > 0 {
+            Some(r_acts[l - 1].view())
         } else {
-            r_out = rz;
+            None
+        };
+        let extra = prev_r.as_ref().map(|r| (r, &w));
+        if l + 1 == n_layers {
+            // Output: R{∂ℓ/∂z_L} = H_L · r_z_L, fused into the same row blocks.
+            rd = fused_product(&a_in, &vw, Some(&vb), extra, |r0, block| {
+                let rows = s![r0..r0 + block.nrows(), ..];
+                loss_hessian_times(spec.loss(), &y.slice(rows), &t.slice(rows), block)
+            });
+        } else {
+            let act = spec.activations()[l];
+            let a_out = &acts.layers[l];
+            if hessian {
+                let rz = fused_product(&a_in, &vw, Some(&vb), extra, |_, _| {});
+                let mut ra = rz.clone();
+                par_rows(&mut ra, |r0, block| {
+                    mul_derivative(act, &a_out.slice(s![r0..r0 + block.nrows(), ..]), block)
+                });
+                r_pre.push(rz);
+                r_acts.push(ra);
+            } else {
+                let ra = fused_product(&a_in, &vw, Some(&vb), extra, |r0, block| {
+                    mul_derivative(act, &a_out.slice(s![r0..r0 + block.nrows(), ..]), block)
+                });
+                if l > 0 {
+                    // Only the previous layer's R{a} is needed without the Hessian terms.
+                    r_acts[l - 1] = Array2::zeros((0, 0));
+                }
+                r_acts.push(ra);
+            }
         }
     }
-
-    // Output: R{∂ℓ/∂z_L} = H_L · r_z_L.
-    let mut rd = r_out;
-    loss_hessian_times(spec.loss(), acts.output(), &cache.t, &mut rd);
 
     let scale = T::one() / T::of(cache.len() as f64);
     for l in (0..n_layers).rev() {
         let slot = spec.slot(l);
         let a = layer_input(&x, acts, l);
-        general_mat_mul(scale, &a.t(), &rd, T::zero(), &mut weights_mut(out, &slot));
+        gemm_tn(
+            scale,
+            &a,
+            &rd.view(),
+            T::zero(),
+            &mut weights_mut(out, &slot),
+        );
         out[slot.biases..slot.end()].fill(T::zero());
         add_scaled(&mut out[slot.biases..slot.end()], &column_sums(&rd), scale);
         if hessian && l > 0 {
-            general_mat_mul(
+            gemm_tn(
                 scale,
-                &r_acts[l - 1].t(),
-                &cache.deltas[l],
+                &r_acts[l - 1].view(),
+                &cache.deltas[l].view(),
                 T::one(),
                 &mut weights_mut(out, &slot),
             );
         }
         if l > 0 {
-            let act = spec.activations()[l - 1];
-            let mut prev = rd.dot(&weights(theta, &slot).t());
-            if hessian {
-                general_mat_mul(
-                    T::one(),
-                    &cache.deltas[l],
-                    &weights(v, &slot).t(),
-                    T::one(),
-                    &mut prev,
-                );
-            }
-            mul_derivative(act, &acts.layers[l - 1], &mut prev);
-            if hessian {
-                Zip::from(&mut prev)
-                    .and(&cache.pre_deltas[l - 1])
-                    .and(&acts.layers[l - 1])
-                    .and(&r_pre[l - 1])
-                    .for_each(|p, &e, &a, &rz| {
-                        *p = *p + e * second_derivative_from_output(act, a) * rz
-                    });
-            }
-            rd = prev;
+            rd = if hessian {
+                let vw_t = weights(v, &slot).reversed_axes();
+                let d_l = cache.deltas[l].view();
+                let mut prev =
+                    delta_to_previous_layer(spec, theta, acts, l, &rd, Some((&d_l, &vw_t)));
+                let act = spec.activations()[l - 1];
+                let (e, a_prev, rz) =
+                    (&cache.pre_deltas[l - 1], &acts.layers[l - 1], &r_pre[l - 1]);
+                par_rows(&mut prev, |r0, block| {
+                    let rows = s![r0..r0 + block.nrows(), ..];
+                    Zip::from(block)
+                        .and(e.slice(rows))
+                        .and(a_prev.slice(rows))
+                        .and(rz.slice(rows))
+                        .for_each(|p, &e, &a, &rz| {
+                            *p = *p + e * second_derivative_from_output(act, a) * rz
+                        });
+                });
+                prev
+            } else {
+                delta_to_previous_layer(spec, theta, acts, l, &rd, None)
+            };
         }
     }
 }
@@ -271,10 +288,10 @@ fn empirical_fisher<T: Real>(spec: &NetSpec, cache: &ChunkCache<T>, v: &[T], out
             row.mapv_inplace(|d| d * si);
         }
         let a = layer_input(&x, acts, l);
-        general_mat_mul(
+        gemm_tn(
             scale,
-            &a.t(),
-            &weighted,
+            &a,
+            &weighted.view(),
             T::zero(),
             &mut weights_mut(out, &slot),
         );

@@ -8,3 +8,6 @@ mod spec;
 pub use activation::{Activation, Loss};
 pub use init::{initial_params, Init, SPARSE_NONZEROS};
 pub use spec::{LayerSlot, NetSpec, MAX_PARAMS};
+mod objective;
+
+pub use objective::{NetObjective, DEFAULT_WEIGHT_COST};

@@ -1,0 +1,214 @@
+//! The CPU backend: ndarray with matrixmultiply's threaded GEMMs.
+
+use ndarray::{Array2, ArrayView2};
+
+use super::{Backend, PassResult, Split};
+use crate::curvature::{
+    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, ChunkCache,
+};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::hf::{Chunk, CurvatureKind};
+use crate::net::NetSpec;
+
+/// Examples per slice of a full pass when none is configured: bounds the
+/// activation memory of a pass to about `DEFAULT_EVAL_CHUNK × Σ layer widths` floats.
+pub const DEFAULT_EVAL_CHUNK: usize = 5000;
+
+/// The curvature chunk currently cached, with the θ it was built at.
+struct CurvatureState {
+    chunk: Chunk,
+    theta: Vec<f32>,
+    cache: ChunkCache<f32>,
+}
+
+/// Runs a network on the CPU over data sets it holds.
+pub struct CpuBackend {
+    spec: NetSpec,
+    train: Dataset,
+    test: Option<Dataset>,
+    eval_chunk: usize,
+    curvature: Option<CurvatureState>,
+}
+
+/// Checks that a data set fits the network's input and output widths.
+pub(crate) fn check_data_fits(spec: &NetSpec, data: &Dataset, what: &str) -> Result<()> {
+    if data.input_dim() != spec.input_dim() || data.target_dim() != spec.output_dim() {
+        return Err(Error::shape(format!(
+            "{what} data is {}→{} wide but the network maps {}→{}",
+            data.input_dim(),
+            data.target_dim(),
+            spec.input_dim(),
+            spec.output_dim()
+        )));
+    }
+    Ok(())
+}
+
+impl CpuBackend {
+    /// A backend for `spec` over `train` (and optionally `test`), running full
+    /// passes in slices of `eval_chunk` examples (0 = [`DEFAULT_EVAL_CHUNK`]).
+    pub fn new(
+        spec: NetSpec,
+        train: Dataset,
+        test: Option<Dataset>,
+        eval_chunk: usize,
+    ) -> Result<Self> {
+        check_data_fits(&spec, &train, "training")?;
+        if let Some(test) = &test {
+            check_data_fits(&spec, test, "test")?;
+        }
+        Ok(CpuBackend {
+            spec,
+            train,
+            test,
+            eval_chunk: if eval_chunk == 0 {
+                DEFAULT_EVAL_CHUNK
+            } else {
+                eval_chunk
+            },
+            curvature: None,
+        })
+    }
+
+    fn split(&self, split: Split) -> Result<&Dataset> {
+        match split {
+            Split::Train => Ok(&self.train),
+            Split::Test => self
+                .test
+                .as_ref()
+                .ok_or_else(|| Error::invalid("no test set was given")),
+        }
+    }
+
+    fn check_len(&self, what: &str, len: usize) -> Result<()> {
+        if len != self.spec.num_params() {
+            return Err(Error::shape(format!(
+                "{what} has {len} entries, the network has {} parameters",
+                self.spec.num_params()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> String {
+        "cpu".to_string()
+    }
+
+    fn spec(&self) -> &NetSpec {
+        &self.spec
+    }
+
+    fn num_examples(&self, split: Split) -> usize {
+        self.split(split).map(|d| d.len()).unwrap_or(0)
+    }
+
+    fn evaluate(
+        &mut self,
+        theta: &[f32],
+        split: Split,
+        mut grad: Option<&mut [f32]>,
+        mut stat: Option<&mut [f32]>,
+    ) -> Result<PassResult> {
+        self.check_len("theta", theta.len())?;
+        let data = self.split(split)?;
+        let n = data.len();
+        let scale = 1.0 / n as f32;
+        if let Some(g) = grad.as_deref_mut() {
+            self.check_len("gradient buffer", g.len())?;
+            g.fill(0.0);
+        }
+        if let Some(s) = stat.as_deref_mut() {
+            self.check_len("statistic buffer", s.len())?;
+            s.fill(0.0);
+        }
+        let mut sums = crate::curvature::BatchLoss::default();
+        let mut start = 0;
+        while start < n {
+            let len = self.eval_chunk.min(n - start);
+            let x = data.input_rows(start, len);
+            let t = data.target_rows(start, len);
+            let acts = forward(&self.spec, theta, x);
+            sums += batch_loss(self.spec.loss(), &acts.output_z, acts.output(), &t);
+            if let Some(g) = grad.as_deref_mut() {
+                let delta = output_delta(self.spec.loss(), acts.output(), &t);
+                accumulate_gradient(
+                    &self.spec,
+                    theta,
+                    x,
+                    &acts,
+                    delta,
+                    scale,
+                    g,
+                    stat.as_deref_mut(),
+                );
+            }
+            start += len;
+        }
+        Ok(PassResult {
+            loss: sums.loss_sum / n as f64,
+            error: sums.sq_error_sum / n as f64,
+            examples: n,
+        })
+    }
+
+    fn set_chunk(&mut self, theta: &[f32], chunk: Chunk, kind: CurvatureKind) -> Result<()> {
+        self.check_len("theta", theta.len())?;
+        let n = self.train.len();
+        if chunk.len == 0 || chunk.start.checked_add(chunk.len).is_none_or(|end| end > n) {
+            return Err(Error::out_of_range(format!(
+                "curvature chunk {}..{}+{} lies outside the {n} training examples",
+                chunk.start, chunk.start, chunk.len
+            )));
+        }
+        let x = self.train.input_rows(chunk.start, chunk.len).to_owned();
+        let t = self.train.target_rows(chunk.start, chunk.len).to_owned();
+        self.curvature = None; // free the old cache before building the new one
+        let cache = ChunkCache::new(&self.spec, theta, x, t, kind);
+        self.curvature = Some(CurvatureState {
+            chunk,
+            theta: theta.to_vec(),
+            cache,
+        });
+        Ok(())
+    }
+
+    fn curvature_product(&mut self, v: &[f32], out: &mut [f32]) -> Result<()> {
+        self.check_len("v", v.len())?;
+        self.check_len("output buffer", out.len())?;
+        let state = self
+            .curvature
+            .as_ref()
+            .ok_or_else(|| Error::invalid("curvature product requested before a chunk was set"))?;
+        curvature_product(&self.spec, &state.theta, &state.cache, v, out);
+        Ok(())
+    }
+
+    fn chunk_loss(&mut self, theta: &[f32]) -> Result<f64> {
+        self.check_len("theta", theta.len())?;
+        let state = self
+            .curvature
+            .as_ref()
+            .ok_or_else(|| Error::invalid("chunk loss requested before a chunk was set"))?;
+        let x = state.cache.inputs();
+        let t = state.cache.targets();
+        let acts = forward(&self.spec, theta, x);
+        let sums = batch_loss(self.spec.loss(), &acts.output_z, acts.output(), &t);
+        Ok(sums.loss_sum / state.chunk.len as f64)
+    }
+
+    fn predict(&mut self, theta: &[f32], x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        self.check_len("theta", theta.len())?;
+        if x.ncols() != self.spec.input_dim() {
+            return Err(Error::shape(format!(
+                "inputs are {} wide, the network takes {}",
+                x.ncols(),
+                self.spec.input_dim()
+            )));
+        }
+        let mut acts = forward(&self.spec, theta, x);
+        Ok(acts.layers.pop().unwrap_or_default())
+    }
+}

@@ -1,0 +1,137 @@
+//! Row-block parallelism for the batch kernels.
+//!
+//! Every batch operation here is split into contiguous blocks of rows (examples),
+//! one per thread, and each thread runs the whole fused sequence for its
+//! block: the GEMM into its rows, then the elementwise work on the same rows
+//! while they are still in cache. Each output element is computed by exactly
+//! one thread in the same order whatever the thread count, so results are
+//! bit-identical for 1, 2 or 64 threads.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
+
+use super::real::Real;
+
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Rows below which a block is not worth a thread of its own.
+const MIN_ROWS_PER_THREAD: usize = 64;
+
+/// Sets the number of threads the CPU kernels use (0 = one per available core).
+/// Process-wide; results do not depend on it.
+pub fn set_threads(n: usize) {
+    THREADS.store(n, Ordering::Relaxed);
+}
+
+/// The number of threads the CPU kernels use.
+pub fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        n => n,
+    }
+}
+
+/// Block boundaries are multiples of this many rows. matrixmultiply treats
+/// edge tiles (and the scaling by alpha there) differently from full ones;
+/// boundaries on a multiple of its block sizes keep every element's
+/// arithmetic identical whatever the split.
+const ROW_ALIGN: usize = 64;
+
+/// Splits `rows` into at most `threads()` contiguous blocks of near-equal
+/// size, each at least `min_rows` long, with boundaries on multiples of [`ROW_ALIGN`].
+fn plan(rows: usize, min_rows: usize) -> Vec<(usize, usize)> {
+    let units = rows.div_ceil(ROW_ALIGN);
+    let k = threads().min(rows / min_rows.max(1)).min(units).max(1);
+    let mut out = Vec::with_capacity(k);
+    let mut start = 0;
+    for i in 0..k {
+        let units_here = units / k + usize::from(i < units % k);
+        let len = (units_here * ROW_ALIGN).min(rows - start);
+        out.push((start, len));
+        start += len;
+    }
+    out.retain(|&(_, len)| len > 0);
+    out
+}
+
+fn blocks(rows: usize) -> Vec<(usize, usize)> {
+    plan(rows, MIN_ROWS_PER_THREAD)
+}
+
+/// Runs `f(first_row, block)` on row blocks of `out` in parallel.
+pub(crate) fn for_row_blocks<T, F>(out: &mut Array2<T>, f: F)
+where
+    T: Send,
+    F: Fn(usize, ArrayViewMut2<'_, T>) + Sync,
+{
+    let plan = blocks(out.nrows());
+    if plan.len() == 1 {
+        f(0, out.view_mut());
+        return;
+    }
+    std::thread::scope(|scope| {
+        let mut rest = out.view_mut();
+        for &(start, len) in &plan {
+            let (block, tail) = rest.split_at(Axis(0), len);
+            rest = tail;
+            let f = &f;
+            scope.spawn(move || f(start, block));
+        }
+    });
+}
+
+/// Maps row blocks `[start, start+len)` of a batch of `rows` to values in parallel,
+/// returned in block order (so reductions over them are deterministic).
+pub(crate) fn map_row_blocks<R, F>(rows: usize, f: F) -> Vec<R>
+where
+    R: Send,
+    F: Fn(usize, usize) -> R + Sync,
+{
+    let plan = blocks(rows);
+    if plan.len() == 1 {
+        return vec![f(0, rows)];
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .iter()
+            .map(|&(start, len)| {
+                let f = &f;
+                scope.spawn(move || f(start, len))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// `c = alpha·aᵀ·b + beta·c` with `a`: N×p, `b`: N×q, `c`: p×q, split over the
+/// rows of `c` (columns of `a`), for the weight-gradient GEMMs whose inner
+/// dimension is the batch.
+pub(crate) fn gemm_tn<T: Real>(
+    alpha: T,
+    a: &ArrayView2<T>,
+    b: &ArrayView2<T>,
+    beta: T,
+    c: &mut ArrayViewMut2<T>,
+) {
+    let plan = plan(c.nrows(), 16);
+    if plan.len() == 1 {
+        general_mat_mul(alpha, &a.t(), b, beta, c);
+        return;
+    }
+    std::thread::scope(|scope| {
+        let mut rest = c.view_mut();
+        for &(start, len) in &plan {
+            let (mut block, tail) = rest.split_at(Axis(0), len);
+            rest = tail;
+            let a_cols = a.slice(s![.., start..start + len]);
+            scope.spawn(move || general_mat_mul(alpha, &a_cols.t(), b, beta, &mut block));
+        }
+    });
+}

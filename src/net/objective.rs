@@ -1,0 +1,147 @@
+//! A network and its data as an [`Objective`] for the HF optimizer.
+
+use crate::backend::{Backend, Split};
+use crate::error::{Error, Result};
+use crate::hf::{Chunk, CurvatureKind, Metrics, Objective};
+
+use super::spec::NetSpec;
+
+/// Weight cost of the reference code (`½·wc·‖θ‖²` with `wc = 2e-5`).
+pub const DEFAULT_WEIGHT_COST: f64 = 2e-5;
+
+/// A network's training objective: the mean per-example loss over the
+/// training set plus the weight cost `½·wc·Σ mask_i θ_i²`, computed by a
+/// [`Backend`]. The mask is 1 on weights and, by default, on biases too (as
+/// in the reference code).
+pub struct NetObjective {
+    backend: Box<dyn Backend>,
+    weight_cost: f64,
+    mask: Vec<f32>,
+}
+
+impl NetObjective {
+    /// The objective of the backend's network and data with weight cost
+    /// `weight_cost` (≥ 0), applied to biases when `include_biases`.
+    pub fn new(backend: Box<dyn Backend>, weight_cost: f64, include_biases: bool) -> Result<Self> {
+        if !weight_cost.is_finite() || weight_cost < 0.0 {
+            return Err(Error::out_of_range(format!(
+                "weight_cost must be finite and ≥ 0, got {weight_cost}"
+            )));
+        }
+        let mask = backend.spec().weight_cost_mask(include_biases);
+        Ok(NetObjective {
+            backend,
+            weight_cost,
+            mask,
+        })
+    }
+
+    /// The network architecture.
+    pub fn spec(&self) -> &NetSpec {
+        self.backend.spec()
+    }
+
+    /// The backend doing the work.
+    pub fn backend_mut(&mut self) -> &mut dyn Backend {
+        self.backend.as_mut()
+    }
+
+    /// The backend's name.
+    pub fn backend_name(&self) -> String {
+        self.backend.name()
+    }
+
+    /// `½·wc·Σ mask_i θ_i²`.
+    fn weight_penalty(&self, theta: &[f32]) -> f64 {
+        let sum: f64 = theta
+            .iter()
+            .zip(&self.mask)
+            .map(|(&t, &m)| (m * t) as f64 * t as f64)
+            .sum();
+        0.5 * self.weight_cost * sum
+    }
+
+    /// `out += wc·mask ⊙ x`.
+    fn add_weight_cost(&self, x: &[f32], out: &mut [f32]) {
+        let wc = self.weight_cost as f32;
+        for ((o, &xi), &m) in out.iter_mut().zip(x).zip(&self.mask) {
+            *o += wc * m * xi;
+        }
+    }
+
+    fn metrics(&mut self, theta: &[f32], split: Split) -> Result<Metrics> {
+        let pass = self.backend.evaluate(theta, split, None, None)?;
+        Ok(Metrics {
+            objective: pass.loss + self.weight_penalty(theta),
+            error: Some(pass.error),
+        })
+    }
+}
+
+impl Objective for NetObjective {
+    fn num_params(&self) -> usize {
+        self.spec().num_params()
+    }
+
+    fn num_examples(&self) -> usize {
+        self.backend.num_examples(Split::Train)
+    }
+
+    fn supports_curvature(&self, _kind: CurvatureKind) -> bool {
+        true
+    }
+
+    fn loss(&mut self, theta: &[f32]) -> Result<f64> {
+        let pass = self.backend.evaluate(theta, Split::Train, None, None)?;
+        Ok(pass.loss + self.weight_penalty(theta))
+    }
+
+    fn loss_and_gradient(
+        &mut self,
+        theta: &[f32],
+        grad: &mut [f32],
+        mut precond_stat: Option<&mut [f32]>,
+    ) -> Result<f64> {
+        let pass =
+            self.backend
+                .evaluate(theta, Split::Train, Some(grad), precond_stat.as_deref_mut())?;
+        self.add_weight_cost(theta, grad);
+        if let Some(stat) = precond_stat {
+            let wc = self.weight_cost as f32;
+            for (s, &m) in stat.iter_mut().zip(&self.mask) {
+                *s += wc * m;
+            }
+        }
+        Ok(pass.loss + self.weight_penalty(theta))
+    }
+
+    fn set_curvature_chunk(
+        &mut self,
+        theta: &[f32],
+        chunk: Chunk,
+        kind: CurvatureKind,
+    ) -> Result<()> {
+        self.backend.set_chunk(theta, chunk, kind)
+    }
+
+    fn curvature_product(&mut self, v: &[f32], out: &mut [f32]) -> Result<()> {
+        self.backend.curvature_product(v, out)?;
+        self.add_weight_cost(v, out);
+        Ok(())
+    }
+
+    fn chunk_loss(&mut self, theta: &[f32]) -> Result<f64> {
+        Ok(self.backend.chunk_loss(theta)? + self.weight_penalty(theta))
+    }
+
+    fn train_metrics(&mut self, theta: &[f32]) -> Result<Metrics> {
+        self.metrics(theta, Split::Train)
+    }
+
+    fn test_metrics(&mut self, theta: &[f32]) -> Result<Option<Metrics>> {
+        if self.backend.num_examples(Split::Test) == 0 {
+            return Ok(None);
+        }
+        self.metrics(theta, Split::Test).map(Some)
+    }
+}
