@@ -26,19 +26,19 @@ fn check_shape(n: usize, dim: usize, len: usize, what: &str, dims: &str) -> FfiR
     if n == 0 || dim == 0 {
         return Err(FfiError::new(
             hf_status::HF_ERR_INVALID_ARGUMENT,
-            format!("{what}: {dims} is {n} × {dim}; need at least one example and one dimension"),
+            format!("{what}: {dims} is {n} x {dim}; need at least one example and one dimension"),
         ));
     }
     let want = n.checked_mul(dim).ok_or_else(|| {
         FfiError::new(
             hf_status::HF_ERR_INVALID_ARGUMENT,
-            format!("{what}: {dims} = {n} × {dim} overflows size_t"),
+            format!("{what}: {dims} = {n} x {dim} overflows size_t"),
         )
     })?;
     if len != want {
         return Err(FfiError::new(
             hf_status::HF_ERR_SHAPE_MISMATCH,
-            format!("{what}: {what}_len is {len}, expected {dims} = {n} × {dim} = {want}"),
+            format!("{what}: {what}_len is {len}, expected {dims} = {n} x {dim} = {want}"),
         ));
     }
     Ok(())
@@ -140,8 +140,8 @@ unsafe fn data_new<T: HostValue>(
             slice_in(targets, targets_len, "targets")?,
         )
     };
-    let inputs = copy_matrix(inputs, n, input_dim, "inputs", "n × input_dim")?;
-    let targets = copy_matrix(targets, n, target_dim, "targets", "n × target_dim")?;
+    let inputs = copy_matrix(inputs, n, input_dim, "inputs", "n x input_dim")?;
+    let targets = copy_matrix(targets, n, target_dim, "targets", "n x target_dim")?;
     let data = Dataset::new(n, input_dim, inputs, target_dim, targets)?;
     result.write(handle::register(data)?);
     Ok(())
@@ -165,7 +165,7 @@ unsafe fn autoencoder_new<T: HostValue>(
             slice_in(inputs, inputs_len, "inputs")?,
         )
     };
-    let inputs = copy_matrix(inputs, n, dim, "inputs", "n × dim")?;
+    let inputs = copy_matrix(inputs, n, dim, "inputs", "n x dim")?;
     let data = Dataset::autoencoder(n, dim, inputs)?;
     result.write(handle::register(data)?);
     Ok(())
@@ -352,7 +352,7 @@ pub unsafe extern "C" fn hf_data_copy_inputs(
     guard("hf_data_copy_inputs", || {
         let set = handle::get::<Dataset>(data, "data")?;
         // SAFETY: forwarded caller contract.
-        unsafe { copy_out(set.inputs(), out, out_len, "n × input_dim") }
+        unsafe { copy_out(set.inputs(), out, out_len, "n x input_dim") }
     })
 }
 
@@ -370,7 +370,7 @@ pub unsafe extern "C" fn hf_data_copy_targets(
     guard("hf_data_copy_targets", || {
         let set = handle::get::<Dataset>(data, "data")?;
         // SAFETY: forwarded caller contract.
-        unsafe { copy_out(set.targets(), out, out_len, "n × target_dim") }
+        unsafe { copy_out(set.targets(), out, out_len, "n x target_dim") }
     })
 }
 
@@ -404,7 +404,7 @@ mod tests {
             hf_status::HF_ERR_BUFFER_TOO_SMALL
         );
         assert!(
-            last_error().contains("need n × target_dim = 2"),
+            last_error().contains("need n x target_dim = 2"),
             "{}",
             last_error()
         );
