@@ -13,7 +13,7 @@
  *                                        last error message contains "substr"
  *                                        (NULL: any message, but not empty)
  *   CHECK_STR(actual, expected)          strcmp equality
- *   last_error()                         the thread's last message (static buffer)
+ *   last_error()                         the thread's last message (per-thread buffer)
  */
 #ifndef HESSFREE_TEST_CHECK_H
 #define HESSFREE_TEST_CHECK_H
@@ -26,10 +26,16 @@
 static int check_passed_ = 0;
 static int check_failed_ = 0;
 
-/* The calling thread's last error message, in a static buffer (messages are
- * far shorter than the buffer; a longer one comes back truncated). */
+#ifdef __cplusplus
+#define CHECK_THREAD_LOCAL_ thread_local
+#else
+#define CHECK_THREAD_LOCAL_ _Thread_local
+#endif
+
+/* The calling thread's last error message, in a per-thread static buffer
+ * (messages are far shorter; a longer one comes back truncated). */
 static inline const char *last_error(void) {
-    static char buf[4096];
+    static CHECK_THREAD_LOCAL_ char buf[4096];
     buf[0] = '\0';
     (void)hf_last_error_message(buf, sizeof buf);
     return buf;
