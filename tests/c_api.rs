@@ -1,0 +1,366 @@
+//! Compiles every host program in `tests/c/` (`test_*.c` as C11, `test_*.cpp`
+//! as C++17, both with `-Wall -Wextra -Werror -pedantic`) against
+//! `include/hessfree.h` and the library cargo just built, runs it, and checks
+//! its exit status and closing line `"<name>: N passed, 0 failed"` (see
+//! `tests/c/check.h`).
+//!
+//! Variants: linked against the shared library; against the static library;
+//! under valgrind memcheck (errors and definite/indirect leaks fail; skipped
+//! loudly when valgrind is missing unless `HESSFREE_REQUIRE_VALGRIND=1`); and,
+//! with `HESSFREE_ASAN=1`, built with `-fsanitize=address,undefined`.
+//! The compilers are `$CC` / `$CXX` (default `cc` / `c++`); a missing
+//! compiler fails the test.
+
+use std::env;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// How a program is built and run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Variant {
+    Shared,
+    Static,
+    Valgrind,
+    Asan,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Shared => "shared",
+            Variant::Static => "static",
+            Variant::Valgrind => "valgrind",
+            Variant::Asan => "asan",
+        }
+    }
+}
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `target/<profile>`, where cargo puts `libhessfree.so` / `.a` for this build:
+/// the test executable lives in `target/<profile>/deps/`.
+fn lib_dir() -> PathBuf {
+    let exe = env::current_exe().expect("path of the test executable");
+    let shared = format!(
+        "{}hessfree{}",
+        env::consts::DLL_PREFIX,
+        env::consts::DLL_SUFFIX
+    );
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(Path::to_path_buf)
+        .collect();
+    candidates
+        .iter()
+        .find(|dir| dir.join(&shared).is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "{shared} not found in {candidates:?}; cargo builds it with the tests \
+                 (crate-type cdylib), so the build layout is unexpected"
+            )
+        })
+}
+
+/// The host programs, sorted, as (path, is C++).
+fn programs() -> Vec<(PathBuf, bool)> {
+    let dir = crate_dir().join("tests").join("c");
+    let mut found: Vec<(PathBuf, bool)> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(OsStr::to_str)
+                .is_some_and(|n| n.starts_with("test_"))
+        })
+        .filter_map(|p| match p.extension().and_then(OsStr::to_str) {
+            Some("c") => Some((p, false)),
+            Some("cpp") => Some((p, true)),
+            _ => None,
+        })
+        .collect();
+    found.sort();
+    assert!(
+        !found.is_empty(),
+        "no test_*.c programs in {}",
+        dir.display()
+    );
+    found
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().unwrap().to_string_lossy().into_owned()
+}
+
+fn show(output: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout ---\n{}--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn compiler(cpp: bool) -> String {
+    let (var, default) = if cpp { ("CXX", "c++") } else { ("CC", "cc") };
+    env::var(var).unwrap_or_else(|_| default.to_owned())
+}
+
+/// A compiler command for `source` → `exe` with the warning flags and the
+/// test helpers' include path, but no library yet.
+fn base_command(source: &Path, cpp: bool, exe: &Path) -> (String, Command) {
+    let root = crate_dir();
+    let cc = compiler(cpp);
+    let mut cmd = Command::new(&cc);
+    let std = if cpp { "-std=c++17" } else { "-std=c11" };
+    cmd.args([
+        std,
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+        "-g",
+        "-pthread",
+    ])
+    .arg("-I")
+    .arg(root.join("tests").join("c"))
+    .arg("-I")
+    .arg(root.join("bindings").join("cpp"))
+    .arg(source)
+    .arg("-o")
+    .arg(exe);
+    (cc, cmd)
+}
+
+/// Runs a compiler command, failing the test with its output on error.
+fn run_compiler(cc: &str, mut cmd: Command, what: &str) {
+    let output = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run the compiler '{cc}' ({e}); install a C/C++ compiler (CI installs gcc/g++)"
+        )
+    });
+    assert!(
+        output.status.success(),
+        "compiling {what} failed:\n{cmd:?}\n{}",
+        show(&output)
+    );
+}
+
+/// The scratch folder for `variant`.
+fn scratch(variant: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("c-tests")
+        .join(variant);
+    fs::create_dir_all(&dir).expect("create scratch folder");
+    dir
+}
+
+/// Compiles `source` for `variant` into the test's scratch folder.
+fn compile(source: &Path, cpp: bool, variant: Variant) -> PathBuf {
+    let lib = lib_dir();
+    let exe = scratch(variant.name()).join(stem(source));
+    let (cc, mut cmd) = base_command(source, cpp, &exe);
+    cmd.arg("-I").arg(crate_dir().join("include"));
+    if variant == Variant::Asan {
+        cmd.args([
+            "-fsanitize=address,undefined",
+            "-fno-omit-frame-pointer",
+            "-fno-sanitize-recover=all",
+        ]);
+    }
+    if variant == Variant::Static {
+        // The static library needs the system libraries Rust's std uses
+        // (what `rustc --print native-static-libs` lists on Linux).
+        cmd.arg(lib.join("libhessfree.a")).args([
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ]);
+    } else {
+        cmd.args(shared_link_args(&lib));
+    }
+    run_compiler(
+        &cc,
+        cmd,
+        &format!("{} ({})", source.display(), variant.name()),
+    );
+    exe
+}
+
+/// Link flags for the shared library in `lib`.
+fn shared_link_args(lib: &Path) -> Vec<String> {
+    vec![
+        format!("-L{}", lib.display()),
+        "-lhessfree".to_owned(),
+        // DT_RPATH (not RUNPATH) so that nothing in the environment can
+        // substitute another build of the library.
+        "-Wl,--disable-new-dtags".to_owned(),
+        format!("-Wl,-rpath,{}", lib.display()),
+        "-lm".to_owned(),
+    ]
+}
+
+/// Checks the protocol of `tests/c/check.h`: exit 0, no FAIL lines, and a
+/// closing line "<name>: N passed, 0 failed" with N > 0. Returns N.
+fn check_output(name: &str, variant: Variant, output: &Output) -> usize {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    let passed = last
+        .strip_prefix(&format!("{name}: "))
+        .and_then(|rest| rest.strip_suffix(" passed, 0 failed"))
+        .and_then(|n| n.parse::<usize>().ok());
+    let ok = output.status.success() && !stdout.contains("FAIL") && passed.is_some_and(|n| n > 0);
+    assert!(ok, "{name} ({}) failed:\n{}", variant.name(), show(output));
+    passed.unwrap_or(0)
+}
+
+fn run(exe: &Path, variant: Variant) -> Output {
+    let mut cmd = if variant == Variant::Valgrind {
+        let mut c = Command::new("valgrind");
+        c.args([
+            "--quiet",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--show-leak-kinds=definite,indirect",
+            "--errors-for-leak-kinds=definite,indirect",
+        ])
+        .arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    // cargo points LD_LIBRARY_PATH at target/<profile>, which can hold a
+    // stale, uplifted copy of the library from an earlier `cargo build`.
+    cmd.env_remove("LD_LIBRARY_PATH");
+    if variant == Variant::Asan {
+        cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+            .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+    }
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
+}
+
+/// Builds and runs every program for `variant`, printing a summary line.
+fn run_all(variant: Variant) {
+    let mut total = 0;
+    for (source, cpp) in programs() {
+        let name = stem(&source);
+        let exe = compile(&source, cpp, variant);
+        let output = run(&exe, variant);
+        let n = check_output(&name, variant, &output);
+        eprintln!("{name} ({}): {n} checks passed", variant.name());
+        total += n;
+    }
+    eprintln!(
+        "C host programs ({}): {total} checks passed",
+        variant.name()
+    );
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn c_programs_shared_library() {
+    run_all(Variant::Shared);
+}
+
+#[test]
+fn c_programs_static_library() {
+    run_all(Variant::Static);
+}
+
+#[test]
+fn c_programs_under_valgrind() {
+    if !have("valgrind") {
+        assert!(
+            env::var("HESSFREE_REQUIRE_VALGRIND").as_deref() != Ok("1"),
+            "valgrind is required (HESSFREE_REQUIRE_VALGRIND=1) but not installed"
+        );
+        eprintln!("SKIPPED: valgrind not installed; the C host programs ran without memcheck");
+        return;
+    }
+    run_all(Variant::Valgrind);
+}
+
+#[test]
+fn c_programs_with_sanitizers() {
+    if env::var("HESSFREE_ASAN").as_deref() != Ok("1") {
+        eprintln!("note: set HESSFREE_ASAN=1 to also run the C programs under ASan/UBSan");
+        return;
+    }
+    run_all(Variant::Asan);
+}
+
+/// The install recipe in `hessfree.pc.in`: header, library and .pc file in a
+/// scratch prefix, then a host program built only from `pkg-config` flags.
+#[test]
+fn pkg_config_recipe_builds_a_host_program() {
+    if !have("pkg-config") {
+        eprintln!("SKIPPED: pkg-config not installed; hessfree.pc.in not checked");
+        return;
+    }
+    let root = crate_dir();
+    let prefix = scratch("prefix");
+    let libdir = prefix.join("lib");
+    let pcdir = libdir.join("pkgconfig");
+    fs::create_dir_all(prefix.join("include")).unwrap();
+    fs::create_dir_all(&pcdir).unwrap();
+    fs::copy(
+        root.join("include/hessfree.h"),
+        prefix.join("include/hessfree.h"),
+    )
+    .unwrap();
+    fs::copy(
+        lib_dir().join("libhessfree.so"),
+        libdir.join("libhessfree.so"),
+    )
+    .unwrap();
+    let template = fs::read_to_string(root.join("hessfree.pc.in")).expect("read hessfree.pc.in");
+    let pc = template
+        .replace("@PREFIX@", &prefix.display().to_string())
+        .replace("@VERSION@", env!("CARGO_PKG_VERSION"));
+    fs::write(pcdir.join("hessfree.pc"), pc).unwrap();
+
+    let pkg = |args: &[&str]| -> String {
+        let out = Command::new("pkg-config")
+            .args(args)
+            .arg("hessfree")
+            .env("PKG_CONFIG_PATH", &pcdir)
+            .output()
+            .expect("run pkg-config");
+        assert!(out.status.success(), "pkg-config {args:?}: {}", show(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(pkg(&["--modversion"]), env!("CARGO_PKG_VERSION"));
+    let flags = pkg(&["--cflags", "--libs"]);
+    assert!(flags.contains("-lhessfree"), "{flags}");
+
+    let source = root.join("tests/c/test_basics.c");
+    let exe = scratch("pkg-config").join("test_basics");
+    let (cc, mut cmd) = base_command(&source, false, &exe);
+    cmd.args(flags.split_whitespace())
+        .arg(format!("-Wl,-rpath,{}", libdir.display()))
+        .arg("-Wl,--disable-new-dtags");
+    run_compiler(&cc, cmd, "test_basics.c with pkg-config flags");
+    let output = run(&exe, Variant::Shared);
+    check_output("test_basics", Variant::Shared, &output);
+}
