@@ -138,7 +138,11 @@ fn blur_pass(
             let mut acc = 0.0;
             for (t, &w) in k.iter().enumerate() {
                 let off = t as i64 - RADIUS as i64;
-                let (rr, cc) = if along_rows { (r, c + off) } else { (r + off, c) };
+                let (rr, cc) = if along_rows {
+                    (r, c + off)
+                } else {
+                    (r + off, c)
+                };
                 if (0..n).contains(&rr) && (0..n).contains(&cc) {
                     acc += w * src[(rr * n + cc) as usize];
                 }

@@ -183,9 +183,9 @@ fn generate(
     seed: u64,
 ) -> Result<Dataset> {
     let n_src = rows.len();
-    let n = n_src.checked_mul(per_image).ok_or_else(|| {
-        Error::invalid(format!("faces: per_image = {per_image} overflows"))
-    })?;
+    let n = n_src
+        .checked_mul(per_image)
+        .ok_or_else(|| Error::invalid(format!("faces: per_image = {per_image} overflows")))?;
     let mut values = allocate(n)?;
     let mut rng = Rng::new(seed);
     for (k, out) in values.chunks_exact_mut(FACES_DIM).enumerate() {

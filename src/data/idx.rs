@@ -399,7 +399,10 @@ mod tests {
             (idx(0x42, &[1], &[0]), "unknown IDX element type"),
             (vec![0, 0, 8, 0], "0 dimensions"),
             (vec![0, 0, 8, 2, 0, 0, 0, 1], "truncated header"),
-            (idx(8, &[2, 2], &[1, 2, 3]), "truncated: header says 2×2 = 4"),
+            (
+                idx(8, &[2, 2], &[1, 2, 3]),
+                "truncated: header says 2×2 = 4",
+            ),
             (idx(8, &[2], &[1, 2, 3]), "1 trailing bytes"),
         ];
         for (bytes, want) in cases {

@@ -398,7 +398,11 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray> {
         })?;
     let have = bytes.len() - data_start;
     if have != want {
-        let what = if have < want { "truncated" } else { "trailing bytes" };
+        let what = if have < want {
+            "truncated"
+        } else {
+            "trailing bytes"
+        };
         return Err(Error::format(format!(
             "{what}: header says shape {:?} of {}-byte elements = {want} data bytes, \
              file has {have} after the header",
@@ -447,7 +451,10 @@ mod tests {
             assert_eq!(a.data, NpyData::U8(vec![1, 2, 3, 4, 5, 6]));
             assert_eq!((a.rows(), a.cols()), (2, 3));
         }
-        let f4: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let f4: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         let a = parse_npy(&npy(
             1,
             "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}",
@@ -478,12 +485,21 @@ mod tests {
             (b"\x93NUMPZ\x01\x00\x00\x00".to_vec(), "bad magic"),
             (npy(4, &ok("|u1", "False", "(1,)"), &[0]), "version 4.0"),
             (npy(1, &ok(">f4", "False", "(1,)"), &[0; 4]), "big-endian"),
-            (npy(1, &ok("<i8", "False", "(1,)"), &[0; 8]), "'<i8' is not supported"),
+            (
+                npy(1, &ok("<i8", "False", "(1,)"), &[0; 8]),
+                "'<i8' is not supported",
+            ),
             (npy(1, &ok("|u1", "True", "(1,)"), &[0]), "Fortran"),
-            (npy(1, &ok("|u1", "False", "(1, 1, 1)"), &[0]), "only 1-D and 2-D"),
+            (
+                npy(1, &ok("|u1", "False", "(1, 1, 1)"), &[0]),
+                "only 1-D and 2-D",
+            ),
             (npy(1, &ok("|u1", "False", "()"), &[0]), "only 1-D and 2-D"),
             (npy(1, &ok("|u1", "False", "(2, 2)"), &[0; 3]), "truncated"),
-            (npy(1, &ok("|u1", "False", "(2, 2)"), &[0; 5]), "trailing bytes"),
+            (
+                npy(1, &ok("|u1", "False", "(2, 2)"), &[0; 5]),
+                "trailing bytes",
+            ),
             (
                 npy(1, &ok("<f8", "False", "(4294967295, 4294967295)"), &[]),
                 "overflows",
@@ -492,7 +508,10 @@ mod tests {
                 npy(1, &ok("|u1", "False", "(99999999999999999999,)"), &[]),
                 "64 bits",
             ),
-            (npy(1, "{'descr': '|u1', 'shape': (1,)}", &[0]), "fortran_order"),
+            (
+                npy(1, "{'descr': '|u1', 'shape': (1,)}", &[0]),
+                "fortran_order",
+            ),
             (npy(1, "{'descr': [('a', '<f4')]}", &[0]), "structured"),
             (npy(1, "{'descr': '|u1'", &[0]), "malformed"),
             (npy(1, "{'descr': '|u1', 'x': 1}", &[0]), "malformed"),
