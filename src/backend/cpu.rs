@@ -4,7 +4,8 @@ use ndarray::{Array2, ArrayView2};
 
 use super::{Backend, PassResult, Split};
 use crate::curvature::{
-    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, ChunkCache,
+    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, BatchLoss,
+    ChunkCache,
 };
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -43,6 +44,51 @@ pub(crate) fn check_data_fits(spec: &NetSpec, data: &Dataset, what: &str) -> Res
         )));
     }
     Ok(())
+}
+
+/// One pass over `data` in slices of `eval_chunk` examples: mean loss and
+/// error, and optionally the mean gradient and mean squared per-example
+/// gradient (buffers are overwritten). Memory is bounded by one slice's
+/// activations, whatever the size of the data set.
+pub(crate) fn evaluate_dataset(
+    spec: &NetSpec,
+    theta: &[f32],
+    data: &Dataset,
+    eval_chunk: usize,
+    mut grad: Option<&mut [f32]>,
+    mut stat: Option<&mut [f32]>,
+) -> Result<PassResult> {
+    let p = spec.num_params();
+    for (what, len) in [("theta", Some(theta.len())), ("gradient buffer", grad.as_ref().map(|g| g.len())), ("statistic buffer", stat.as_ref().map(|s| s.len()))] {
+        if let Some(len) = len.filter(|&l| l != p) {
+            return Err(Error::shape(format!("{what} has {len} entries, the network has {p} parameters")));
+        }
+    }
+    check_data_fits(spec, data, "the")?;
+    let n = data.len();
+    let eval_chunk = if eval_chunk == 0 { DEFAULT_EVAL_CHUNK } else { eval_chunk };
+    let scale = 1.0 / n as f32;
+    grad.iter_mut().for_each(|g| g.fill(0.0));
+    stat.iter_mut().for_each(|s| s.fill(0.0));
+    let mut sums = BatchLoss::default();
+    let mut start = 0;
+    while start < n {
+        let len = eval_chunk.min(n - start);
+        let x = data.input_rows(start, len);
+        let t = data.target_rows(start, len);
+        let acts = forward(spec, theta, x);
+        sums += batch_loss(spec.loss(), &acts.output_z, acts.output(), &t);
+        if let Some(g) = grad.as_deref_mut() {
+            let delta = output_delta(spec.loss(), acts.output(), &t);
+            accumulate_gradient(spec, theta, x, &acts, delta, scale, g, stat.as_deref_mut());
+        }
+        start += len;
+    }
+    Ok(PassResult {
+        loss: sums.loss_sum / n as f64,
+        error: sums.sq_error_sum / n as f64,
+        examples: n,
+    })
 }
 
 impl CpuBackend {
@@ -109,49 +155,12 @@ impl Backend for CpuBackend {
         &mut self,
         theta: &[f32],
         split: Split,
-        mut grad: Option<&mut [f32]>,
-        mut stat: Option<&mut [f32]>,
+        grad: Option<&mut [f32]>,
+        stat: Option<&mut [f32]>,
     ) -> Result<PassResult> {
         self.check_len("theta", theta.len())?;
         let data = self.split(split)?;
-        let n = data.len();
-        let scale = 1.0 / n as f32;
-        if let Some(g) = grad.as_deref_mut() {
-            self.check_len("gradient buffer", g.len())?;
-            g.fill(0.0);
-        }
-        if let Some(s) = stat.as_deref_mut() {
-            self.check_len("statistic buffer", s.len())?;
-            s.fill(0.0);
-        }
-        let mut sums = crate::curvature::BatchLoss::default();
-        let mut start = 0;
-        while start < n {
-            let len = self.eval_chunk.min(n - start);
-            let x = data.input_rows(start, len);
-            let t = data.target_rows(start, len);
-            let acts = forward(&self.spec, theta, x);
-            sums += batch_loss(self.spec.loss(), &acts.output_z, acts.output(), &t);
-            if let Some(g) = grad.as_deref_mut() {
-                let delta = output_delta(self.spec.loss(), acts.output(), &t);
-                accumulate_gradient(
-                    &self.spec,
-                    theta,
-                    x,
-                    &acts,
-                    delta,
-                    scale,
-                    g,
-                    stat.as_deref_mut(),
-                );
-            }
-            start += len;
-        }
-        Ok(PassResult {
-            loss: sums.loss_sum / n as f64,
-            error: sums.sq_error_sum / n as f64,
-            examples: n,
-        })
+        evaluate_dataset(&self.spec, theta, data, self.eval_chunk, grad, stat)
     }
 
     fn set_chunk(&mut self, theta: &[f32], chunk: Chunk, kind: CurvatureKind) -> Result<()> {

@@ -7,7 +7,8 @@
 
 mod cpu;
 
-pub use cpu::CpuBackend;
+pub use cpu::{CpuBackend, DEFAULT_EVAL_CHUNK};
+pub(crate) use cpu::{check_data_fits, evaluate_dataset};
 
 use ndarray::{Array2, ArrayView2};
 

@@ -11,3 +11,6 @@ pub use spec::{LayerSlot, NetSpec, MAX_PARAMS};
 mod objective;
 
 pub use objective::{NetObjective, DEFAULT_WEIGHT_COST};
+mod network;
+
+pub use network::{Evaluation, Network, NETWORK_FILE_KIND};
