@@ -18,7 +18,8 @@ pub struct BacktrackResult {
 
 /// Evaluates the last stored iterate, then steps back while the previous one
 /// is strictly better, evaluating lazily (as HFDemo). Non-finite values count
-/// as +∞, so a blown-up last iterate is walked back from.
+/// as +∞, and a non-finite current iterate is always stepped back from, so
+/// blown-up late iterates are walked past.
 /// `iterates` must not be empty.
 pub fn backtrack<F: FnMut(&[f32]) -> Result<f64>>(
     iterates: &[(usize, Vec<f32>)],
@@ -34,7 +35,8 @@ pub fn backtrack<F: FnMut(&[f32]) -> Result<f64>>(
     while position > 0 {
         let candidate = eval(&iterates[position - 1].1)?;
         evaluations += 1;
-        if key(candidate) < key(objective) {
+        // A non-finite current value is always stepped back from.
+        if !objective.is_finite() || key(candidate) < key(objective) {
             position -= 1;
             objective = candidate;
         } else {
