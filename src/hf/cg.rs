@@ -1,0 +1,394 @@
+//! Preconditioned linear conjugate gradient with Martens' stopping rule
+//! (section 4.4), following HFDemo's `conjgrad_1.m`.
+//!
+//! Solves `A x = b` for symmetric positive definite `A` by minimising
+//! `φ(x) = ½ xᵀA x − bᵀx`. Vectors are `f32`; every scalar that decides
+//! something (α, β, φ, dot products) is accumulated in `f64`.
+
+use crate::error::Result;
+
+/// A symmetric linear operator `out = A·v`.
+pub trait LinearOperator {
+    /// Writes `A·v` into `out` (both of the solver's dimension).
+    fn apply(&mut self, v: &[f32], out: &mut [f32]) -> Result<()>;
+}
+
+impl<F: FnMut(&[f32], &mut [f32]) -> Result<()>> LinearOperator for F {
+    fn apply(&mut self, v: &[f32], out: &mut [f32]) -> Result<()> {
+        self(v, out)
+    }
+}
+
+/// Why a CG run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CgStop {
+    /// Martens' relative-progress rule fired.
+    RelativeProgress,
+    /// The iteration limit was reached.
+    MaxIterations,
+    /// `pᵀA p ≤ 0`: the operator is not positive definite along a direction.
+    NegativeCurvature,
+    /// A scalar (α, β, φ, `pᵀAp`) was NaN or infinite.
+    NonFinite,
+    /// The residual vanished: the iterate solves the system exactly.
+    Converged,
+}
+
+impl CgStop {
+    /// A short name, e.g. `"progress"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CgStop::RelativeProgress => "progress",
+            CgStop::MaxIterations => "max-iters",
+            CgStop::NegativeCurvature => "negative-curvature",
+            CgStop::NonFinite => "non-finite",
+            CgStop::Converged => "converged",
+        }
+    }
+}
+
+/// Options of one CG run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CgOptions {
+    /// Most iterations (operator products).
+    pub max_iters: usize,
+    /// Fewest iterations before the relative-progress rule may stop the run.
+    pub min_iters: usize,
+    /// Tolerance ε of the relative-progress rule.
+    pub epsilon: f64,
+    /// Smallest look-back window.
+    pub window_min: usize,
+    /// Look-back window as a fraction of the iteration count.
+    pub window_fraction: f64,
+    /// Iteration numbers (ascending) whose iterates are kept, e.g. from
+    /// [`iterate_grid`]. The final iterate is always kept.
+    pub keep: Vec<usize>,
+}
+
+impl Default for CgOptions {
+    /// HFDemo's settings: 250 / 1 iterations, ε = 5e-4, k = max(10, ⌈0.1 i⌉),
+    /// iterates kept at ⌈5·1.3^j⌉.
+    fn default() -> Self {
+        CgOptions {
+            max_iters: 250,
+            min_iters: 1,
+            epsilon: 5e-4,
+            window_min: 10,
+            window_fraction: 0.1,
+            keep: iterate_grid(5.0, 1.3, 250),
+        }
+    }
+}
+
+/// The outcome of a CG run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CgResult {
+    /// The kept iterates as (iteration number, x), ascending; the last entry
+    /// is the final iterate. Iteration 0 is the starting point.
+    pub iterates: Vec<(usize, Vec<f32>)>,
+    /// Iterations done (each one operator product on a search direction).
+    pub iterations: usize,
+    /// Operator products used, including the one for the initial residual.
+    pub products: usize,
+    /// `φ(x_i)` for i = 0..=iterations.
+    pub phi: Vec<f64>,
+    /// Why the run stopped.
+    pub stop: CgStop,
+}
+
+impl CgResult {
+    /// The final iterate.
+    pub fn final_iterate(&self) -> &[f32] {
+        self.iterates
+            .last()
+            .map(|(_, x)| x.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+/// The look-back window `k = max(window_min, ⌈window_fraction·i⌉)`.
+///
+/// The ceiling is of the exact product: `0.1·110` is 11, although the f64
+/// product is 11.000000000000002 (whose ceiling MATLAB takes to be 12).
+pub fn progress_window(i: usize, window_min: usize, window_fraction: f64) -> usize {
+    let prod = window_fraction * i as f64;
+    let nearest = prod.round();
+    // Within a few ulps of an integer: the exact product is that integer.
+    let ceil = if (prod - nearest).abs() <= 8.0 * f64::EPSILON * nearest.abs().max(1.0) {
+        nearest
+    } else {
+        prod.ceil()
+    };
+    window_min.max(ceil as usize)
+}
+
+/// Martens' relative-progress rule at iteration `i`, given `phi[0..=i]`:
+/// with `k` from [`progress_window`], stop when `i > k`, `φ_i < 0` and
+/// `(φ_i − φ_{i−k}) / φ_i < k·ε`.
+pub fn relative_progress_stop(
+    i: usize,
+    phi: &[f64],
+    window_min: usize,
+    window_fraction: f64,
+    epsilon: f64,
+) -> bool {
+    let k = progress_window(i, window_min, window_fraction);
+    if i <= k || i >= phi.len() {
+        return false;
+    }
+    let (now, before) = (phi[i], phi[i - k]);
+    now < 0.0 && (now - before) / now < k as f64 * epsilon
+}
+
+/// The iterations `⌈first·base^j⌉`, j = 0, 1, …, that are ≤ `max`, without
+/// repeats. `first` and `base` are read as the short decimals they print as
+/// (1.3 = 13/10) and the ceiling is that of the exact rational: the f64 value
+/// decides unless it lies within 1e-6 of an integer, where a big-integer
+/// comparison does. With (5, 1.3) this gives 5, 7, 9, 11, 15, 19, 25, 32,
+/// 41, 54, 69, 90, 117, 152, 197, … A `base` ≤ 1 or a non-finite input
+/// gives an empty grid (only the final iterate is then kept).
+pub fn iterate_grid(first: f64, base: f64, max: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    if !(first.is_finite() && base.is_finite() && first > 0.0 && base > 1.0) {
+        return out;
+    }
+    // Exact numerator and denominator when both are short decimals.
+    let mut exact = match (decimal_ratio(first), decimal_ratio(base)) {
+        (Some((fnum, fden)), Some((bnum, bden))) => {
+            Some(((BigUint::from(fnum), BigUint::from(fden)), (bnum, bden)))
+        }
+        _ => None,
+    };
+    let mut value = first;
+    while value <= max as f64 {
+        let nearest = value.round();
+        let ceil = match &exact {
+            Some(((num, den), _)) if (value - nearest).abs() <= 1e-6 * value.max(1.0) => {
+                // Exactly: ceil(num/den) is `nearest` iff num ≤ nearest·den.
+                if num.cmp(&den.times(nearest as u64)) == std::cmp::Ordering::Greater {
+                    nearest + 1.0
+                } else {
+                    nearest
+                }
+            }
+            _ => value.ceil(),
+        };
+        if ceil > max as f64 {
+            break;
+        }
+        let v = ceil as usize;
+        if out.last() != Some(&v) {
+            out.push(v);
+        }
+        if let Some(((num, den), (bnum, bden))) = &mut exact {
+            num.mul_small(*bnum);
+            den.mul_small(*bden);
+        }
+        value *= base;
+    }
+    out
+}
+
+/// `x` as `num / 10^d` with d ≤ 9 when `x` is the f64 nearest such a decimal.
+fn decimal_ratio(x: f64) -> Option<(u64, u64)> {
+    if !(x.is_finite() && x >= 0.0 && x < 1e9) {
+        return None;
+    }
+    let mut den: u64 = 1;
+    for _ in 0..=9 {
+        let rounded = (x * den as f64).round();
+        if rounded / den as f64 == x {
+            return Some((rounded as u64, den));
+        }
+        den *= 10;
+    }
+    None
+}
+
+/// A minimal unsigned big integer (little-endian u64 limbs) for the grid.
+#[derive(Clone, Debug)]
+struct BigUint {
+    limbs: Vec<u64>,
+}
+
+impl BigUint {
+    fn from(v: u64) -> Self {
+        BigUint { limbs: vec![v] }
+    }
+
+    fn mul_small(&mut self, m: u64) {
+        let mut carry: u128 = 0;
+        for limb in &mut self.limbs {
+            let v = *limb as u128 * m as u128 + carry;
+            *limb = v as u64;
+            carry = v >> 64;
+        }
+        if carry != 0 {
+            self.limbs.push(carry as u64);
+        }
+    }
+
+    fn times(&self, m: u64) -> BigUint {
+        let mut c = self.clone();
+        c.mul_small(m);
+        c
+    }
+
+    fn cmp(&self, other: &BigUint) -> std::cmp::Ordering {
+        let n = self.limbs.len().max(other.limbs.len());
+        for i in (0..n).rev() {
+            let a = self.limbs.get(i).copied().unwrap_or(0);
+            let b = other.limbs.get(i).copied().unwrap_or(0);
+            if a != b {
+                return a.cmp(&b);
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+}
+
+/// `φ(x) = ½ xᵀ(r − b)` with `r = A x − b`: no extra product needed.
+fn phi_of(x: &[f32], r: &[f32], b: &[f32]) -> f64 {
+    0.5 * x
+        .iter()
+        .zip(r.iter().zip(b))
+        .map(|(&xi, (&ri, &bi))| xi as f64 * (ri as f64 - bi as f64))
+        .sum::<f64>()
+}
+
+/// `y = r / M` elementwise (or a copy without a preconditioner).
+fn precondition(r: &[f32], m: Option<&[f32]>, y: &mut [f32]) {
+    match m {
+        Some(m) => {
+            for ((yi, &ri), &mi) in y.iter_mut().zip(r).zip(m) {
+                *yi = ri / mi;
+            }
+        }
+        None => y.copy_from_slice(r),
+    }
+}
+
+/// Runs preconditioned CG on `A x = b` from `x0`, with diagonal
+/// preconditioner `m` (solving `M y = r` as `y = r / m`), under `opts`.
+///
+/// Follows `conjgrad_1.m`: residual `r = A x − b`, `φ_i` tracked from the
+/// iterates, iterates kept at `opts.keep` plus the final one, stop on the
+/// relative-progress rule (once `i ≥ min_iters`), on `pᵀAp ≤ 0`, on a
+/// non-finite scalar, or at `max_iters`. A zero `x0` costs no product.
+/// Errors only when the operator fails or lengths disagree.
+pub fn solve<A: LinearOperator + ?Sized>(
+    a: &mut A,
+    b: &[f32],
+    x0: &[f32],
+    m: Option<&[f32]>,
+    opts: &CgOptions,
+) -> Result<CgResult> {
+    let n = b.len();
+    if x0.len() != n || m.is_some_and(|m| m.len() != n) {
+        return Err(crate::Error::shape(format!(
+            "CG: b has length {n}, x0 {}, preconditioner {}",
+            x0.len(),
+            m.map_or(n, <[f32]>::len)
+        )));
+    }
+    let mut x = x0.to_vec();
+    let mut r = vec![0f32; n];
+    let mut products = 0;
+    if x.iter().any(|&v| v != 0.0) {
+        a.apply(&x, &mut r)?;
+        products += 1;
+    }
+    for (ri, &bi) in r.iter_mut().zip(b) {
+        *ri -= bi;
+    }
+    let mut y = vec![0f32; n];
+    precondition(&r, m, &mut y);
+    let mut p: Vec<f32> = y.iter().map(|&v| -v).collect();
+    let mut ap = vec![0f32; n];
+    let mut ry = dot(&r, &y);
+    let mut phi = vec![phi_of(&x, &r, b)];
+    let mut iterates = Vec::new();
+    let mut keep = opts.keep.iter().peekable();
+    let mut stop = CgStop::MaxIterations;
+    let mut i = 0;
+    if !ry.is_finite() || !phi[0].is_finite() {
+        stop = CgStop::NonFinite;
+    }
+    while stop == CgStop::MaxIterations && i < opts.max_iters {
+        if ry == 0.0 {
+            stop = CgStop::Converged;
+            break;
+        }
+        a.apply(&p, &mut ap)?;
+        products += 1;
+        let pap = dot(&p, &ap);
+        if !pap.is_finite() {
+            stop = CgStop::NonFinite;
+            break;
+        }
+        if pap <= 0.0 {
+            stop = CgStop::NegativeCurvature;
+            break;
+        }
+        let alpha = ry / pap;
+        i += 1;
+        for ((xi, ri), (&pi, &api)) in x.iter_mut().zip(r.iter_mut()).zip(p.iter().zip(&ap)) {
+            *xi = (*xi as f64 + alpha * pi as f64) as f32;
+            *ri = (*ri as f64 + alpha * api as f64) as f32;
+        }
+        precondition(&r, m, &mut y);
+        let ry_new = dot(&r, &y);
+        let beta = ry_new / ry;
+        ry = ry_new;
+        for (pi, &yi) in p.iter_mut().zip(&y) {
+            *pi = (-(yi as f64) + beta * *pi as f64) as f32;
+        }
+        let phi_i = phi_of(&x, &r, b);
+        phi.push(phi_i);
+        while keep.next_if(|&&k| k < i).is_some() {}
+        if keep.next_if(|&&k| k == i).is_some() {
+            iterates.push((i, x.clone()));
+        }
+        if !(phi_i.is_finite() && alpha.is_finite() && beta.is_finite()) {
+            stop = CgStop::NonFinite;
+        } else if i >= opts.min_iters
+            && relative_progress_stop(i, &phi, opts.window_min, opts.window_fraction, opts.epsilon)
+        {
+            stop = CgStop::RelativeProgress;
+        }
+    }
+    if iterates.last().map(|(k, _)| *k) != Some(i) {
+        iterates.push((i, x));
+    }
+    Ok(CgResult {
+        iterates,
+        iterations: i,
+        products,
+        phi,
+        stop,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_uses_exact_ceiling() {
+        assert_eq!(progress_window(110, 10, 0.1), 11);
+        assert_eq!(progress_window(111, 10, 0.1), 12);
+        assert_eq!(progress_window(30, 10, 0.1), 10);
+        assert_eq!(progress_window(250, 10, 0.1), 25);
+    }
+
+    #[test]
+    fn decimal_ratio_reads_short_decimals() {
+        assert_eq!(decimal_ratio(1.3), Some((13, 10)));
+        assert_eq!(decimal_ratio(5.0), Some((5, 1)));
+        assert_eq!(decimal_ratio(1.05), Some((105, 100)));
+    }
+}
