@@ -21,6 +21,7 @@ pub mod error;
 pub mod ffi;
 pub mod hf;
 pub mod net;
+pub mod presets;
 pub mod rng;
 
 pub use error::{Error, ErrorKind, Result};

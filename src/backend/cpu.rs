@@ -59,14 +59,24 @@ pub(crate) fn evaluate_dataset(
     mut stat: Option<&mut [f32]>,
 ) -> Result<PassResult> {
     let p = spec.num_params();
-    for (what, len) in [("theta", Some(theta.len())), ("gradient buffer", grad.as_ref().map(|g| g.len())), ("statistic buffer", stat.as_ref().map(|s| s.len()))] {
+    for (what, len) in [
+        ("theta", Some(theta.len())),
+        ("gradient buffer", grad.as_ref().map(|g| g.len())),
+        ("statistic buffer", stat.as_ref().map(|s| s.len())),
+    ] {
         if let Some(len) = len.filter(|&l| l != p) {
-            return Err(Error::shape(format!("{what} has {len} entries, the network has {p} parameters")));
+            return Err(Error::shape(format!(
+                "{what} has {len} entries, the network has {p} parameters"
+            )));
         }
     }
     check_data_fits(spec, data, "the")?;
     let n = data.len();
-    let eval_chunk = if eval_chunk == 0 { DEFAULT_EVAL_CHUNK } else { eval_chunk };
+    let eval_chunk = if eval_chunk == 0 {
+        DEFAULT_EVAL_CHUNK
+    } else {
+        eval_chunk
+    };
     let scale = 1.0 / n as f32;
     grad.iter_mut().for_each(|g| g.fill(0.0));
     stat.iter_mut().for_each(|s| s.fill(0.0));

@@ -7,13 +7,14 @@
 
 mod cpu;
 
-pub use cpu::{CpuBackend, DEFAULT_EVAL_CHUNK};
 pub(crate) use cpu::{check_data_fits, evaluate_dataset};
+pub use cpu::{CpuBackend, DEFAULT_EVAL_CHUNK};
 
 use ndarray::{Array2, ArrayView2};
 
-use crate::error::Result;
-use crate::hf::{Chunk, CurvatureKind};
+use crate::data::Dataset;
+use crate::error::{Error, ErrorKind, Result};
+use crate::hf::{BackendChoice, Chunk, CurvatureKind};
 use crate::net::NetSpec;
 
 /// Which data set a pass runs over.
@@ -36,15 +37,57 @@ pub struct PassResult {
     pub examples: usize,
 }
 
-/// Which backend to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackendChoice {
-    /// CUDA when it is built in and a device is present, else the CPU.
-    Auto,
-    /// The CPU backend.
-    Cpu,
-    /// The CUDA backend; an error if unavailable.
-    Cuda,
+/// A backend chosen for a network, with a note on how it was chosen (for
+/// example why `auto` fell back to the CPU).
+pub struct ChosenBackend {
+    /// The backend.
+    pub backend: Box<dyn Backend>,
+    /// A human-readable account of the choice.
+    pub note: String,
+}
+
+/// Creates the backend `choice` asks for over `train` (and `test`).
+///
+/// `Cuda` fails with `ErrorKind::BackendUnavailable` (saying why) when the
+/// library was built without the `cuda` feature or no device can be used;
+/// `Auto` then falls back to the CPU and says so in the note.
+pub fn create_backend(
+    choice: BackendChoice,
+    spec: NetSpec,
+    train: Dataset,
+    test: Option<Dataset>,
+    eval_chunk: usize,
+) -> Result<ChosenBackend> {
+    let cuda_reason = match choice {
+        BackendChoice::Cpu => None,
+        BackendChoice::Auto | BackendChoice::Cuda => Some(cuda_unavailable_reason()),
+    };
+    if choice == BackendChoice::Cuda {
+        return Err(Error::new(
+            ErrorKind::BackendUnavailable,
+            format!(
+                "the CUDA backend is unavailable: {}",
+                cuda_reason.unwrap_or_default()
+            ),
+        ));
+    }
+    let note = match cuda_reason {
+        Some(reason) => format!("cpu (auto: CUDA unavailable: {reason})"),
+        None => "cpu".to_string(),
+    };
+    Ok(ChosenBackend {
+        backend: Box::new(CpuBackend::new(spec, train, test, eval_chunk)?),
+        note,
+    })
+}
+
+/// Why the CUDA backend cannot be used in this build.
+fn cuda_unavailable_reason() -> String {
+    if cfg!(feature = "cuda") {
+        "the CUDA backend is not implemented in this version".to_string()
+    } else {
+        "this library was built without the `cuda` feature".to_string()
+    }
 }
 
 /// The numerical engine behind a network objective (all `f32` storage; the

@@ -177,6 +177,62 @@ impl Dataset {
         self.select(&order)
     }
 
+    /// Per-column mean and standard deviation of the inputs (in f64, over all
+    /// examples); a constant column gets standard deviation 1.
+    pub fn input_column_stats(&self) -> (Vec<f64>, Vec<f64>) {
+        let d = self.input_dim;
+        let n = self.n as f64;
+        let mut mean = vec![0.0f64; d];
+        for row in self.inputs.chunks_exact(d) {
+            for (m, &x) in mean.iter_mut().zip(row) {
+                *m += x as f64;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0.0f64; d];
+        for row in self.inputs.chunks_exact(d) {
+            for ((v, &x), &m) in var.iter_mut().zip(row).zip(&mean) {
+                *v += (x as f64 - m).powi(2);
+            }
+        }
+        let std = var
+            .iter()
+            .map(|&v| {
+                let s = (v / n).sqrt();
+                if s > 1e-12 {
+                    s
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        (mean, std)
+    }
+
+    /// An autoencoder set whose inputs (and targets) are `(x − mean)/std`
+    /// per column, with statistics usually taken from the training set.
+    pub fn standardized(&self, mean: &[f64], std: &[f64]) -> Result<Self> {
+        if mean.len() != self.input_dim || std.len() != self.input_dim {
+            return Err(Error::shape(format!(
+                "standardisation needs {} means and deviations, got {} and {}",
+                self.input_dim,
+                mean.len(),
+                std.len()
+            )));
+        }
+        let values: Vec<f32> = self
+            .inputs
+            .chunks_exact(self.input_dim)
+            .flat_map(|row| {
+                row.iter()
+                    .zip(mean)
+                    .zip(std)
+                    .map(|((&x, &m), &s)| ((x as f64 - m) / s) as f32)
+            })
+            .collect();
+        Dataset::autoencoder(self.n, self.input_dim, values)
+    }
+
     /// Rescales inputs (and targets, if separate) affinely so that their
     /// overall minimum is 0 and maximum 1. A constant set becomes all zeros.
     pub fn scaled_to_unit(&self) -> Self {

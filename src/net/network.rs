@@ -7,8 +7,8 @@ use ndarray::{Array2, ArrayView2};
 use super::activation::Activation;
 use super::init::{initial_params, Init};
 use super::spec::NetSpec;
-use crate::checkpoint::{decode, ByteReader, ByteWriter, Container};
 use crate::backend::{check_data_fits, evaluate_dataset};
+use crate::checkpoint::{decode, ByteReader, ByteWriter, Container};
 use crate::curvature::{curvature_product, fd_hessian_vector, forward, ChunkCache};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -71,7 +71,12 @@ impl Network {
     /// Mean loss and error on `data`; with `grad`, writes the mean gradient
     /// (no weight cost). Runs in slices of `eval_chunk` examples (0 = default)
     /// so memory stays bounded.
-    pub fn evaluate(&self, data: &Dataset, grad: Option<&mut [f32]>, eval_chunk: usize) -> Result<Evaluation> {
+    pub fn evaluate(
+        &self,
+        data: &Dataset,
+        grad: Option<&mut [f32]>,
+        eval_chunk: usize,
+    ) -> Result<Evaluation> {
         let pass = evaluate_dataset(&self.spec, &self.params, data, eval_chunk, grad, None)?;
         Ok(Evaluation {
             loss: pass.loss,
@@ -92,7 +97,10 @@ impl Network {
         self.check_vector("v", v.len())?;
         self.check_vector("output buffer", out.len())?;
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(Error::non_finite(format!("v[{i}] = {} is not finite", v[i])));
+            return Err(Error::non_finite(format!(
+                "v[{i}] = {} is not finite",
+                v[i]
+            )));
         }
         let x = data.input_rows(0, data.len()).to_owned();
         let t = data.target_rows(0, data.len()).to_owned();
@@ -103,12 +111,20 @@ impl Network {
 
     /// `H·v` by central differences of the gradient with step `h` (computed
     /// in f64; for checks).
-    pub fn hessian_product_fd(&self, data: &Dataset, v: &[f32], h: f64, out: &mut [f32]) -> Result<()> {
+    pub fn hessian_product_fd(
+        &self,
+        data: &Dataset,
+        v: &[f32],
+        h: f64,
+        out: &mut [f32],
+    ) -> Result<()> {
         check_data_fits(&self.spec, data, "the")?;
         self.check_vector("v", v.len())?;
         self.check_vector("output buffer", out.len())?;
         if !(h.is_finite() && h > 0.0) {
-            return Err(Error::out_of_range(format!("finite-difference step must be > 0, got {h}")));
+            return Err(Error::out_of_range(format!(
+                "finite-difference step must be > 0, got {h}"
+            )));
         }
         let to64 = |m: ArrayView2<f32>| m.mapv(f64::from);
         let theta: Vec<f64> = self.params.iter().map(|&p| p as f64).collect();
@@ -147,11 +163,15 @@ impl Network {
         let mut r = ByteReader::new(c.require("architecture")?);
         let n_sizes = r.u32()? as usize;
         if n_sizes < 2 || n_sizes > 1024 {
-            return Err(Error::format(format!("network file lists {n_sizes} layers")));
+            return Err(Error::format(format!(
+                "network file lists {n_sizes} layers"
+            )));
         }
         let mut sizes = Vec::with_capacity(n_sizes);
         for _ in 0..n_sizes {
-            sizes.push(usize::try_from(r.u64()?).map_err(|_| Error::format("layer size overflows"))?);
+            sizes.push(
+                usize::try_from(r.u64()?).map_err(|_| Error::format("layer size overflows"))?,
+            );
         }
         let mut acts = Vec::with_capacity(n_sizes - 1);
         for _ in 1..n_sizes {
@@ -162,7 +182,8 @@ impl Network {
             );
         }
         r.finish()?;
-        let spec = NetSpec::new(sizes, acts).map_err(|e| Error::format(format!("bad architecture: {e}")))?;
+        let spec = NetSpec::new(sizes, acts)
+            .map_err(|e| Error::format(format!("bad architecture: {e}")))?;
         let mut r = ByteReader::new(c.require("params")?);
         let params = r.f32s()?;
         r.finish()?;
@@ -176,7 +197,8 @@ impl Network {
 
     /// Reads a network written by [`Network::save`].
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, "cannot read network file", e))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::io(path, "cannot read network file", e))?;
         Network::from_bytes(&bytes).map_err(|e| e.context(path.display()))
     }
 
@@ -211,7 +233,10 @@ fn check_params(spec: &NetSpec, params: &[f32]) -> Result<()> {
         )));
     }
     if let Some(i) = params.iter().position(|p| !p.is_finite()) {
-        return Err(Error::non_finite(format!("parameter {i} = {} is not finite", params[i])));
+        return Err(Error::non_finite(format!(
+            "parameter {i} = {} is not finite",
+            params[i]
+        )));
     }
     Ok(())
 }

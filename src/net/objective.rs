@@ -1,8 +1,9 @@
 //! A network and its data as an [`Objective`] for the HF optimizer.
 
-use crate::backend::{Backend, Split};
+use crate::backend::{create_backend, Backend, Split};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::hf::{Chunk, CurvatureKind, Metrics, Objective};
+use crate::hf::{Chunk, CurvatureKind, HfConfig, Metrics, Objective};
 
 use super::spec::NetSpec;
 
@@ -34,6 +35,28 @@ impl NetObjective {
             weight_cost,
             mask,
         })
+    }
+
+    /// The objective of `spec` on `train` (and `test`, for reports) as a
+    /// session's `config` asks: its backend (`auto` falls back to the CPU),
+    /// thread count, full-pass slice size and weight cost. Returns the
+    /// objective and a note saying which backend was chosen and why.
+    pub fn from_config(
+        spec: NetSpec,
+        train: Dataset,
+        test: Option<Dataset>,
+        config: &HfConfig,
+    ) -> Result<(Self, String)> {
+        config.validate()?;
+        crate::curvature::set_threads(usize::try_from(config.threads).unwrap_or(0));
+        let eval_chunk = usize::try_from(config.eval_chunk_size).unwrap_or(0);
+        let chosen = create_backend(config.backend, spec, train, test, eval_chunk)?;
+        let objective = NetObjective::new(
+            chosen.backend,
+            config.weight_cost,
+            config.weight_cost_biases,
+        )?;
+        Ok((objective, chosen.note))
     }
 
     /// The network architecture.

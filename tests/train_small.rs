@@ -1,0 +1,31 @@
+//! End-to-end: HF trains a small autoencoder on CURVES-like data through the
+//! network objective.
+
+use hessfree::data::curves;
+use hessfree::hf::{HfConfig, Session};
+use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec};
+
+#[test]
+fn hf_reduces_autoencoder_error() {
+    let data = curves(1000, 1).unwrap();
+    let (train, test) = data.split_at(800).unwrap();
+    let spec = NetSpec::autoencoder(&[784, 100, 30, 6], Activation::Logistic).unwrap();
+    let theta = initial_params(&spec, Init::default(), 1).unwrap();
+    let config = HfConfig {
+        chunk_size: 400,
+        ..HfConfig::default()
+    };
+    let (objective, note) = NetObjective::from_config(spec, train, Some(test), &config).unwrap();
+    assert!(note.starts_with("cpu"), "{note}");
+    let mut session = Session::new(objective, &theta, config).unwrap();
+    let mut first = None;
+    let mut last = None;
+    for _ in 0..8 {
+        let r = session.step().unwrap();
+        eprintln!("{}", r.log_line());
+        first.get_or_insert(r.train_error);
+        last = Some(r.train_error);
+    }
+    let (first, last) = (first.unwrap().unwrap(), last.unwrap().unwrap());
+    assert!(last < 0.7 * first, "train error {first} -> {last}");
+}
