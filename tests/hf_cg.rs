@@ -1,7 +1,9 @@
 //! Linear CG: exact solutions of small SPD systems, Martens' stopping rule on
 //! hand-computed φ sequences, the exact backtracking grid, and preconditioning.
 
-use hessfree::hf::cg::{self, iterate_grid, progress_window, relative_progress_stop, CgOptions, CgStop};
+use hessfree::hf::cg::{
+    self, iterate_grid, progress_window, relative_progress_stop, CgOptions, CgStop,
+};
 use hessfree::rng::Rng;
 use hessfree::Result;
 
@@ -39,7 +41,9 @@ impl Dense {
         let mut m = self.a.clone();
         let mut x: Vec<f64> = b.iter().map(|&v| v as f64).collect();
         for c in 0..n {
-            let p = (c..n).max_by(|&i, &j| m[i * n + c].abs().total_cmp(&m[j * n + c].abs())).unwrap();
+            let p = (c..n)
+                .max_by(|&i, &j| m[i * n + c].abs().total_cmp(&m[j * n + c].abs()))
+                .unwrap();
             for k in 0..n {
                 m.swap(c * n + k, p * n + k);
             }
@@ -83,7 +87,11 @@ fn exact_opts(n: usize) -> CgOptions {
 
 fn max_rel_err(x: &[f32], exact: &[f64]) -> f64 {
     let scale = exact.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    x.iter().zip(exact).map(|(&a, b)| (a as f64 - b).abs()).fold(0.0, f64::max) / scale
+    x.iter()
+        .zip(exact)
+        .map(|(&a, b)| (a as f64 - b).abs())
+        .fold(0.0, f64::max)
+        / scale
 }
 
 #[test]
@@ -106,7 +114,11 @@ fn cg_solves_small_spd_systems_within_n_steps() {
             assert_eq!(a.products, res.products);
             // φ decreases monotonically (up to f32 round-off at convergence).
             for w in res.phi.windows(2) {
-                assert!(w[1] <= w[0] + 1e-6 * w[0].abs().max(1.0), "phi rose: {:?}", res.phi);
+                assert!(
+                    w[1] <= w[0] + 1e-6 * w[0].abs().max(1.0),
+                    "phi rose: {:?}",
+                    res.phi
+                );
             }
         }
     }
@@ -141,7 +153,10 @@ fn phi_matches_its_definition() {
         let phi: f64 = 0.5 * x64.iter().zip(&ax).map(|(p, q)| p * q).sum::<f64>()
             - x64.iter().zip(&b).map(|(p, &q)| p * q as f64).sum::<f64>();
         let tracked = res.phi[*i];
-        assert!((phi - tracked).abs() < 1e-5 * phi.abs().max(1.0), "i={i}: phi {phi} tracked {tracked}");
+        assert!(
+            (phi - tracked).abs() < 1e-5 * phi.abs().max(1.0),
+            "i={i}: phi {phi} tracked {tracked}"
+        );
     }
 }
 
@@ -186,7 +201,9 @@ fn stopping_rule_uses_growing_window() {
 fn solver_stops_at_the_rules_first_firing() {
     // An ill-conditioned diagonal system so CG runs many iterations.
     let n = 200;
-    let diag: Vec<f64> = (0..n).map(|i| 1.0 + 1e3 * (i as f64 / n as f64).powi(3)).collect();
+    let diag: Vec<f64> = (0..n)
+        .map(|i| 1.0 + 1e3 * (i as f64 / n as f64).powi(3))
+        .collect();
     let mut op = |v: &[f32], out: &mut [f32]| -> Result<()> {
         for ((o, &x), d) in out.iter_mut().zip(v).zip(&diag) {
             *o = (x as f64 * d) as f32;
@@ -194,7 +211,10 @@ fn solver_stops_at_the_rules_first_firing() {
         Ok(())
     };
     let b = vec![1.0f32; n];
-    let opts = CgOptions { max_iters: 250, ..CgOptions::default() };
+    let opts = CgOptions {
+        max_iters: 250,
+        ..CgOptions::default()
+    };
     let res = cg::solve(&mut op, &b, &vec![0.0; n], None, &opts).unwrap();
     assert_eq!(res.stop, CgStop::RelativeProgress);
     let first = (1..=res.iterations).find(|&i| relative_progress_stop(i, &res.phi, 10, 0.1, 5e-4));
@@ -221,13 +241,18 @@ fn backtracking_grid_is_exact() {
     let max = *expected.last().unwrap();
     assert_eq!(iterate_grid(5.0, 1.3, max), expected);
     // Another base: ceil(2·1.5^j) = 2, 3, 5, 7, 11, 16, 23, 35, 52.
-    assert_eq!(iterate_grid(2.0, 1.5, 60), vec![2, 3, 5, 7, 11, 16, 23, 35, 52]);
+    assert_eq!(
+        iterate_grid(2.0, 1.5, 60),
+        vec![2, 3, 5, 7, 11, 16, 23, 35, 52]
+    );
 }
 
 #[test]
 fn solver_keeps_grid_iterates_and_the_final_one() {
     let n = 200;
-    let diag: Vec<f64> = (0..n).map(|i| 1.0 + 1e4 * (i as f64 / n as f64).powi(4)).collect();
+    let diag: Vec<f64> = (0..n)
+        .map(|i| 1.0 + 1e4 * (i as f64 / n as f64).powi(4))
+        .collect();
     let mut op = |v: &[f32], out: &mut [f32]| -> Result<()> {
         for ((o, &x), d) in out.iter_mut().zip(v).zip(&diag) {
             *o = (x as f64 * d) as f32;
@@ -235,14 +260,22 @@ fn solver_keeps_grid_iterates_and_the_final_one() {
         Ok(())
     };
     let b: Vec<f32> = (0..n).map(|i| ((i * 7919) % 13) as f32 - 6.0).collect();
-    let opts = CgOptions { max_iters: 40, epsilon: 0.0, ..CgOptions::default() };
+    let opts = CgOptions {
+        max_iters: 40,
+        epsilon: 0.0,
+        ..CgOptions::default()
+    };
     let res = cg::solve(&mut op, &b, &vec![0.0; n], None, &opts).unwrap();
     assert_eq!(res.stop, CgStop::MaxIterations);
     let idx: Vec<usize> = res.iterates.iter().map(|(i, _)| *i).collect();
     assert_eq!(idx, vec![5, 7, 9, 11, 15, 19, 25, 32, 40]);
     // Each kept iterate equals the final iterate of a run stopped there.
     for (i, x) in &res.iterates {
-        let short = CgOptions { max_iters: *i, keep: Vec::new(), ..opts.clone() };
+        let short = CgOptions {
+            max_iters: *i,
+            keep: Vec::new(),
+            ..opts.clone()
+        };
         let r = cg::solve(&mut op, &b, &vec![0.0; n], None, &short).unwrap();
         assert_eq!(r.final_iterate(), &x[..], "iterate {i}");
     }
@@ -256,7 +289,14 @@ fn negative_curvature_is_detected() {
         out[1] = -v[1];
         Ok(())
     };
-    let res = cg::solve(&mut op, &[1.0, 1.0], &[0.0, 0.0], None, &CgOptions::default()).unwrap();
+    let res = cg::solve(
+        &mut op,
+        &[1.0, 1.0],
+        &[0.0, 0.0],
+        None,
+        &CgOptions::default(),
+    )
+    .unwrap();
     assert_eq!(res.stop, CgStop::NegativeCurvature);
     assert_eq!(res.iterations, 0);
     assert_eq!(res.final_iterate(), &[0.0, 0.0]);
@@ -269,7 +309,14 @@ fn non_finite_products_are_reported() {
         out[1] = f32::NAN;
         Ok(())
     };
-    let res = cg::solve(&mut op, &[1.0, 1.0], &[0.0, 0.0], None, &CgOptions::default()).unwrap();
+    let res = cg::solve(
+        &mut op,
+        &[1.0, 1.0],
+        &[0.0, 0.0],
+        None,
+        &CgOptions::default(),
+    )
+    .unwrap();
     assert_eq!(res.stop, CgStop::NonFinite);
 }
 
@@ -307,7 +354,10 @@ fn preconditioning_changes_iterates_and_cuts_iterations() {
     let opts = CgOptions::default();
     let plain = cg::solve(&mut op, &b, &vec![0.0; n], None, &opts).unwrap();
     let pre = cg::solve(&mut op, &b, &vec![0.0; n], Some(&m), &opts).unwrap();
-    assert_ne!(plain.iterates[0].1, pre.iterates[0].1, "preconditioner had no effect");
+    assert_ne!(
+        plain.iterates[0].1, pre.iterates[0].1,
+        "preconditioner had no effect"
+    );
     assert!(
         pre.iterations * 2 < plain.iterations,
         "preconditioned {} iterations ({:?}) vs plain {} ({:?})",

@@ -18,7 +18,11 @@ fn damping_rule_cases() {
     assert_eq!(rule.update(45.0, 0.25), 45.0);
     assert_eq!(rule.update(45.0, 0.75), 45.0);
     assert_eq!(rule.penalise(2.0), 3.0);
-    let bounded = DampingRule { min: 40.0, max: 50.0, ..rule };
+    let bounded = DampingRule {
+        min: 40.0,
+        max: 50.0,
+        ..rule
+    };
     assert_eq!(bounded.update(45.0, 0.9), 40.0);
     assert_eq!(bounded.update(45.0, 0.1), 50.0);
     assert_eq!(bounded.penalise(45.0), 50.0);
@@ -80,13 +84,20 @@ fn line_search_treats_nan_as_failure_and_shrinks_past_it() {
 #[test]
 fn line_search_does_not_accept_an_increase_along_an_ascent_direction() {
     // gᵀp > 0: only rates that do not increase f would be accepted.
-    let r = armijo(&ArmijoRule::default(), 1.0, 2.0, None, |t| Ok((1.0 + t).powi(2))).unwrap();
+    let r = armijo(&ArmijoRule::default(), 1.0, 2.0, None, |t| {
+        Ok((1.0 + t).powi(2))
+    })
+    .unwrap();
     assert!(!r.accepted);
 }
 
-fn stored(values: &[f64]) -> (Vec<(usize, Vec<f32>)>, impl Fn(&[f32]) -> f64 + '_) {
+type Stored = Vec<(usize, Vec<f32>)>;
+
+fn stored(values: &[f64]) -> (Stored, impl Fn(&[f32]) -> f64 + '_) {
     // Iterate j holds the single number j; its objective is values[j].
-    let iterates = (0..values.len()).map(|j| (5 + 2 * j, vec![j as f32])).collect();
+    let iterates = (0..values.len())
+        .map(|j| (5 + 2 * j, vec![j as f32]))
+        .collect();
     (iterates, move |p: &[f32]| values[p[0] as usize])
 }
 
@@ -100,7 +111,10 @@ fn backtracking_walks_back_while_better() {
         Ok(f(p))
     })
     .unwrap();
-    assert_eq!((r.position, r.iteration, r.objective, r.evaluations), (1, 7, 3.0, 4));
+    assert_eq!(
+        (r.position, r.iteration, r.objective, r.evaluations),
+        (1, 7, 3.0, 4)
+    );
     assert_eq!(seen, vec![3, 2, 1, 0]);
 }
 
