@@ -188,7 +188,8 @@ pub struct Summary {
     pub products_total: u64,
     /// Full-batch objective evaluations over the session.
     pub evaluations_total: u64,
-    /// Training objective at the final θ (NaN if no iteration ran).
+    /// Training objective at the final θ (NaN if the session has not yet
+    /// completed a step since it was created or resumed).
     pub final_objective: f64,
     /// Training error at the final θ, if defined.
     pub final_train_error: Option<f64>,
