@@ -91,7 +91,9 @@ fn line_search_does_not_accept_an_increase_along_an_ascent_direction() {
     assert!(!r.accepted);
 }
 
-fn stored(values: &[f64]) -> (Vec<(usize, Vec<f32>)>, impl Fn(&[f32]) -> f64 + '_) {
+type Stored = Vec<(usize, Vec<f32>)>;
+
+fn stored(values: &[f64]) -> (Stored, impl Fn(&[f32]) -> f64 + '_) {
     // Iterate j holds the single number j; its objective is values[j].
     let iterates = (0..values.len())
         .map(|j| (5 + 2 * j, vec![j as f32]))

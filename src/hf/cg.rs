@@ -191,7 +191,7 @@ pub fn iterate_grid(first: f64, base: f64, max: usize) -> Vec<usize> {
 
 /// `x` as `num / 10^d` with d ≤ 9 when `x` is the f64 nearest such a decimal.
 fn decimal_ratio(x: f64) -> Option<(u64, u64)> {
-    if !(x.is_finite() && x >= 0.0 && x < 1e9) {
+    if !(0.0..1e9).contains(&x) {
         return None;
     }
     let mut den: u64 = 1;

@@ -91,8 +91,18 @@ pub struct IterationReport {
     pub chunk_len: u64,
 }
 
+/// Six significant digits, switching to exponent form for tiny or huge values.
+fn num(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || (1e-3..1e6).contains(&a) || !x.is_finite() {
+        format!("{x:.6}")
+    } else {
+        format!("{x:.5e}")
+    }
+}
+
 fn opt(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{x:.6}"))
+    v.map_or_else(|| "-".to_string(), num)
 }
 
 impl IterationReport {
@@ -100,9 +110,9 @@ impl IterationReport {
     pub fn log_line(&self) -> String {
         let cg = self.cg_stop.map_or("-", CgStop::name);
         let mut line = format!(
-            "iter {}: obj {:.6} err {} test {} | CG {} (total {}) chose {} [{}] | rho {:.4} lambda {:.4e} | rate {} ({} shrinks) |p| {:.4e} | {} products | {:.2}s",
+            "iter {}: obj {} err {} test {} | CG {} (total {}) chose {} [{}] | rho {:.4} lambda {:.4e} | rate {} ({} shrinks) |p| {:.4e} | {} products | {:.2}s",
             self.iteration,
-            self.objective,
+            num(self.objective),
             opt(self.train_error),
             opt(self.test_error),
             self.cg_iterations,
@@ -178,7 +188,8 @@ pub struct Summary {
     pub products_total: u64,
     /// Full-batch objective evaluations over the session.
     pub evaluations_total: u64,
-    /// Training objective at the final θ (NaN if no iteration ran).
+    /// Training objective at the final θ (NaN if the session has not yet
+    /// completed a step since it was created or resumed).
     pub final_objective: f64,
     /// Training error at the final θ, if defined.
     pub final_train_error: Option<f64>,
@@ -196,10 +207,10 @@ impl Summary {
     /// A one-line summary.
     pub fn brief(&self) -> String {
         format!(
-            "HF stopped: {} after {} iterations (objective {:.6}, train error {}, test error {}, {:.1}s)",
+            "HF stopped: {} after {} iterations (objective {}, train error {}, test error {}, {:.1}s)",
             self.termination.text(),
             self.iterations,
-            self.final_objective,
+            num(self.final_objective),
             opt(self.final_train_error),
             opt(self.final_test_error),
             self.wall_seconds
@@ -209,7 +220,7 @@ impl Summary {
     /// A multi-line report with every total.
     pub fn full(&self) -> String {
         format!(
-            "HF summary\n  termination:          {}\n  iterations (run):     {}\n  iterations (session): {}\n  rejected steps:       {}\n  CG iterations:        {}\n  curvature products:   {}\n  objective evaluations:{}\n  final objective:      {:.8}\n  final train error:    {}\n  final test error:     {}\n  final lambda:         {:.6e}\n  wall time (run):      {:.3} s\n  wall time (session):  {:.3} s\n",
+            "HF summary\n  termination:          {}\n  iterations (run):     {}\n  iterations (session): {}\n  rejected steps:       {}\n  CG iterations:        {}\n  curvature products:   {}\n  objective evaluations: {}\n  final objective:      {}\n  final train error:    {}\n  final test error:     {}\n  final lambda:         {:.6e}\n  wall time (run):      {:.3} s\n  wall time (session):  {:.3} s\n",
             self.termination.text(),
             self.iterations,
             self.iterations_total,
@@ -217,7 +228,7 @@ impl Summary {
             self.cg_iterations_total,
             self.products_total,
             self.evaluations_total,
-            self.final_objective,
+            num(self.final_objective),
             opt(self.final_train_error),
             opt(self.final_test_error),
             self.final_lambda,

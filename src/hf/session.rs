@@ -622,6 +622,8 @@ impl<O: Objective> Session<O> {
             }
         };
         let c = self.counters;
+        // Without an iteration in this run, report the last known metrics.
+        let kept = self.last_metrics;
         Ok(Summary {
             termination,
             iterations,
@@ -630,9 +632,17 @@ impl<O: Objective> Session<O> {
             cg_iterations_total: c.cg_iterations,
             products_total: c.products,
             evaluations_total: c.evaluations,
-            final_objective: last.as_ref().map_or(f64::NAN, |r| r.objective),
-            final_train_error: last.as_ref().and_then(|r| r.train_error),
-            final_test_error: last.as_ref().and_then(|r| r.test_error),
+            final_objective: last
+                .as_ref()
+                .map_or(kept.map_or(f64::NAN, |(m, _)| m.objective), |r| r.objective),
+            final_train_error: last
+                .as_ref()
+                .map_or(kept.and_then(|(m, _)| m.error), |r| r.train_error),
+            final_test_error: last
+                .as_ref()
+                .map_or(kept.and_then(|(_, t)| t.and_then(|t| t.error)), |r| {
+                    r.test_error
+                }),
             final_lambda: self.lambda,
             wall_seconds: started.elapsed().as_secs_f64(),
             total_seconds: c.seconds,

@@ -26,7 +26,9 @@ impl Rosenbrock {
 
     /// The standard start (−1.2, 1, −1.2, 1, …).
     pub fn start(n: usize) -> Vec<f32> {
-        (0..n).map(|i| if i % 2 == 0 { -1.2 } else { 1.0 }).collect()
+        (0..n)
+            .map(|i| if i % 2 == 0 { -1.2 } else { 1.0 })
+            .collect()
     }
 
     fn value(theta: &[f32]) -> f64 {
@@ -76,13 +78,22 @@ impl Objective for Rosenbrock {
         }
         Ok(Self::value(theta))
     }
-    fn set_curvature_chunk(&mut self, theta: &[f32], _chunk: Chunk, kind: CurvatureKind) -> Result<()> {
+    fn set_curvature_chunk(
+        &mut self,
+        theta: &[f32],
+        _chunk: Chunk,
+        kind: CurvatureKind,
+    ) -> Result<()> {
         self.theta = theta.iter().map(|&v| v as f64).collect();
         self.kind = kind;
         Ok(())
     }
     fn curvature_product(&mut self, v: &[f32], out: &mut [f32]) -> Result<()> {
-        for ((o, c), t) in out.chunks_exact_mut(2).zip(v.chunks_exact(2)).zip(self.theta.chunks_exact(2)) {
+        for ((o, c), t) in out
+            .chunks_exact_mut(2)
+            .zip(v.chunks_exact(2))
+            .zip(self.theta.chunks_exact(2))
+        {
             let (x, y) = (t[0], t[1]);
             let (vx, vy) = (c[0] as f64, c[1] as f64);
             // J rows: ∇r1 = (−20x, 10), ∇r2 = (−1, 0).
@@ -147,7 +158,14 @@ impl Logistic {
         Logistic::from_parts(x, y, n, d, 1e-3, test)
     }
 
-    fn from_parts(x: Vec<f64>, y: Vec<f64>, n: usize, d: usize, wc: f64, test: Option<Box<Logistic>>) -> Self {
+    fn from_parts(
+        x: Vec<f64>,
+        y: Vec<f64>,
+        n: usize,
+        d: usize,
+        wc: f64,
+        test: Option<Box<Logistic>>,
+    ) -> Self {
         Logistic {
             x,
             y,
@@ -165,7 +183,11 @@ impl Logistic {
         for i in start..start + len {
             let z = self.z(theta.iter().map(|&t| t as f64), i);
             // Stable cross-entropy: log(1 + e^z) − y z.
-            let softplus = if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() };
+            let softplus = if z > 0.0 {
+                z + (-z).exp().ln_1p()
+            } else {
+                z.exp().ln_1p()
+            };
             total += softplus - self.y[i] * z;
         }
         total / len as f64 + self.reg(theta)
@@ -176,7 +198,10 @@ impl Logistic {
     }
 
     fn z(&self, theta: impl Iterator<Item = f64>, i: usize) -> f64 {
-        theta.zip(&self.x[i * self.d..(i + 1) * self.d]).map(|(t, x)| t * x).sum()
+        theta
+            .zip(&self.x[i * self.d..(i + 1) * self.d])
+            .map(|(t, x)| t * x)
+            .sum()
     }
 
     fn error(&self, theta: &[f32]) -> f64 {
@@ -203,7 +228,12 @@ impl Objective for Logistic {
     fn loss(&mut self, theta: &[f32]) -> Result<f64> {
         Ok(self.loss_on(theta, 0, self.n))
     }
-    fn loss_and_gradient(&mut self, theta: &[f32], grad: &mut [f32], stat: Option<&mut [f32]>) -> Result<f64> {
+    fn loss_and_gradient(
+        &mut self,
+        theta: &[f32],
+        grad: &mut [f32],
+        stat: Option<&mut [f32]>,
+    ) -> Result<f64> {
         let mut g = vec![0.0f64; self.d];
         let mut sq = vec![0.0f64; self.d];
         for i in 0..self.n {
@@ -223,9 +253,17 @@ impl Objective for Logistic {
         }
         Ok(self.loss_on(theta, 0, self.n))
     }
-    fn set_curvature_chunk(&mut self, theta: &[f32], chunk: Chunk, _kind: CurvatureKind) -> Result<()> {
+    fn set_curvature_chunk(
+        &mut self,
+        theta: &[f32],
+        chunk: Chunk,
+        _kind: CurvatureKind,
+    ) -> Result<()> {
         if chunk.len == 0 || chunk.start + chunk.len > self.n {
-            return Err(Error::invalid(format!("bad chunk {chunk:?} for {} examples", self.n)));
+            return Err(Error::invalid(format!(
+                "bad chunk {chunk:?} for {} examples",
+                self.n
+            )));
         }
         self.chunk = chunk;
         self.theta = theta.iter().map(|&t| t as f64).collect();
@@ -310,9 +348,18 @@ impl<O: Objective> Objective for Faulty<O> {
         let call = self.loss_calls;
         self.loss_calls += 1;
         let v = self.inner.loss(theta)?;
-        Ok(if self.nan_loss.contains(&call) { f64::NAN } else { v })
+        Ok(if self.nan_loss.contains(&call) {
+            f64::NAN
+        } else {
+            v
+        })
     }
-    fn loss_and_gradient(&mut self, theta: &[f32], grad: &mut [f32], stat: Option<&mut [f32]>) -> Result<f64> {
+    fn loss_and_gradient(
+        &mut self,
+        theta: &[f32],
+        grad: &mut [f32],
+        stat: Option<&mut [f32]>,
+    ) -> Result<f64> {
         let call = self.grad_calls;
         self.grad_calls += 1;
         let v = self.inner.loss_and_gradient(theta, grad, stat)?;
@@ -322,14 +369,22 @@ impl<O: Objective> Objective for Faulty<O> {
         }
         Ok(v)
     }
-    fn set_curvature_chunk(&mut self, theta: &[f32], chunk: Chunk, kind: CurvatureKind) -> Result<()> {
+    fn set_curvature_chunk(
+        &mut self,
+        theta: &[f32],
+        chunk: Chunk,
+        kind: CurvatureKind,
+    ) -> Result<()> {
         self.inner.set_curvature_chunk(theta, chunk, kind)
     }
     fn curvature_product(&mut self, v: &[f32], out: &mut [f32]) -> Result<()> {
         let call = self.product_calls;
         self.product_calls += 1;
         if self.err_product.contains(&call) {
-            return Err(Error::new(hessfree::ErrorKind::Callback, format!("injected failure at product {call}")));
+            return Err(Error::new(
+                hessfree::ErrorKind::Callback,
+                format!("injected failure at product {call}"),
+            ));
         }
         self.inner.curvature_product(v, out)?;
         if self.nan_product.contains(&call) {
