@@ -29,3 +29,31 @@ fn hf_reduces_autoencoder_error() {
     let (first, last) = (first.unwrap().unwrap(), last.unwrap().unwrap());
     assert!(last < 0.7 * first, "train error {first} -> {last}");
 }
+
+#[test]
+fn impossible_chunk_fails_up_front_with_resource_limit() {
+    use hessfree::data::Dataset;
+    use hessfree::ErrorKind;
+    // A 20000-wide net over a chunk of 2 million examples needs terabytes of
+    // activations: refused before anything is allocated.
+    let spec = NetSpec::new(
+        vec![2, 20000, 20000, 2],
+        vec![
+            Activation::Logistic,
+            Activation::Logistic,
+            Activation::Linear,
+        ],
+    )
+    .unwrap();
+    let n = 2_000_000;
+    let train = Dataset::new(n, 2, vec![0.5; 2 * n], 2, vec![0.5; 2 * n]).unwrap();
+    let config = HfConfig {
+        chunk_size: n as i64,
+        ..HfConfig::default()
+    };
+    let err = NetObjective::from_config(spec, train, None, &config)
+        .err()
+        .expect("must be refused");
+    assert_eq!(err.kind(), ErrorKind::ResourceLimit, "{err}");
+    assert!(err.message().contains("GiB"), "{err}");
+}

@@ -6,6 +6,7 @@
 //! backend calls, not thousands of small ones.
 
 mod cpu;
+pub mod memory;
 
 pub(crate) use cpu::{check_data_fits, evaluate_dataset};
 pub use cpu::{CpuBackend, DEFAULT_EVAL_CHUNK};

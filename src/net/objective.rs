@@ -48,6 +48,8 @@ impl NetObjective {
         config: &HfConfig,
     ) -> Result<(Self, String)> {
         config.validate()?;
+        let need = crate::backend::memory::training_estimate(&spec, config, train.len());
+        crate::backend::memory::check_fits(need, &format!("training {}", spec.describe()))?;
         crate::curvature::set_threads(usize::try_from(config.threads).unwrap_or(0));
         let eval_chunk = usize::try_from(config.eval_chunk_size).unwrap_or(0);
         let chosen = create_backend(config.backend, spec, train, test, eval_chunk)?;
