@@ -156,6 +156,29 @@ fn tiny_run_writes_log_plot_checkpoint_and_resumes() {
     let csv = std::fs::read_to_string(&log).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
 
+    // The resumed run matches one that was never interrupted (timings aside).
+    let straight_log = dir.join("straight.csv");
+    let mut straight: Vec<&str> = TINY.to_vec();
+    straight.extend(["--iters", "4", "--threads", "1", "--quiet"]);
+    straight.extend(["--log", straight_log.to_str().unwrap()]);
+    let out = train(&bin, &straight);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let straight_csv = std::fs::read_to_string(&straight_log).unwrap();
+    let without_timings = |text: &str| -> Vec<String> {
+        let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        text.lines()
+            .map(|line| {
+                line.split(',')
+                    .zip(&header)
+                    .filter(|(_, h)| !h.ends_with("seconds"))
+                    .map(|(f, _)| f)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect()
+    };
+    assert_eq!(without_timings(&csv), without_timings(&straight_csv));
+
     // Resuming with another seed is a different run.
     let mut other = resume.clone();
     other.extend(["--seed", "7"]);

@@ -13,22 +13,24 @@ pub fn default_iters(preset: Preset) -> usize {
     match preset {
         Preset::Curves => 20,
         Preset::Mnist => 10,
-        Preset::Faces => 10,
+        Preset::Faces => 5,
     }
 }
 
 /// Training and test examples of the default (quick) budget, per preset.
+/// With at most one chunk's worth of examples, the curvature minibatch is the
+/// whole (sub)set.
 pub fn default_sizes(preset: Preset) -> (usize, usize) {
     match preset {
-        Preset::Curves => (10_000, 5_000),
-        Preset::Mnist => (10_000, 5_000),
-        Preset::Faces => (10_000, 5_000),
+        Preset::Curves => (2_000, 1_000),
+        Preset::Mnist => (2_000, 1_000),
+        Preset::Faces => (2_000, 1_000),
     }
 }
 
 /// FACES-like augmentation count of the default budget (the paper uses 414
 /// per source image; fewer keeps the quick run's data generation short).
-pub const DEFAULT_FACES_PER_IMAGE: usize = 40;
+pub const DEFAULT_FACES_PER_IMAGE: usize = 10;
 
 /// Train a deep autoencoder with Hessian-free optimization (Martens, ICML 2010).
 ///
