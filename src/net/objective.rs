@@ -1,6 +1,6 @@
 //! A network and its data as an [`Objective`] for the HF optimizer.
 
-use crate::backend::{create_backend, Backend, Split};
+use crate::backend::{create_backend_with, Backend, BackendOptions, Split};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::hf::{Chunk, CurvatureKind, HfConfig, Metrics, Objective};
@@ -52,7 +52,11 @@ impl NetObjective {
         crate::backend::memory::check_fits(need, &format!("training {}", spec.describe()))?;
         crate::curvature::set_threads(usize::try_from(config.threads).unwrap_or(0));
         let eval_chunk = usize::try_from(config.eval_chunk_size).unwrap_or(0);
-        let chosen = create_backend(config.backend, spec, train, test, eval_chunk)?;
+        let options = BackendOptions {
+            eval_chunk,
+            tf32: config.tf32,
+        };
+        let chosen = create_backend_with(config.backend, spec, train, test, options)?;
         let objective = NetObjective::new(
             chosen.backend,
             config.weight_cost,
