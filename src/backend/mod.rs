@@ -184,6 +184,24 @@ pub trait Backend: Send {
         grad: Option<&mut [f32]>,
         stat: Option<&mut [f32]>,
     ) -> Result<PassResult>;
+    /// [`Backend::evaluate`] over the examples `start..start+len` of a split
+    /// only (a minibatch; means are over those examples): mean loss and
+    /// error and, with `grad`, their mean gradient. An empty or out-of-range
+    /// row range is an `OutOfRange` error. Backends without minibatch passes
+    /// keep this default, which returns `Unsupported`.
+    fn evaluate_range(
+        &mut self,
+        _theta: &[f32],
+        _split: Split,
+        start: usize,
+        len: usize,
+        _grad: Option<&mut [f32]>,
+    ) -> Result<PassResult> {
+        Err(Error::unsupported(format!(
+            "the {} backend cannot evaluate the example range {start}..{start}+{len} on its own",
+            self.name()
+        )))
+    }
     /// Caches what curvature products on `chunk` of the training set at θ need.
     fn set_chunk(&mut self, theta: &[f32], chunk: Chunk, kind: CurvatureKind) -> Result<()>;
     /// `out = C·v` on the current chunk (mean over its examples).

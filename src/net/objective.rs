@@ -3,6 +3,7 @@
 use crate::backend::{create_backend_with, Backend, BackendOptions, Split};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::firstorder::MinibatchObjective;
 use crate::hf::{Chunk, CurvatureKind, HfConfig, Metrics, Objective};
 
 use super::spec::NetSpec;
@@ -172,5 +173,21 @@ impl Objective for NetObjective {
             return Ok(None);
         }
         self.metrics(theta, Split::Test).map(Some)
+    }
+}
+
+impl MinibatchObjective for NetObjective {
+    fn minibatch_loss_and_gradient(
+        &mut self,
+        theta: &[f32],
+        start: usize,
+        len: usize,
+        grad: &mut [f32],
+    ) -> Result<f64> {
+        let pass = self
+            .backend
+            .evaluate_range(theta, Split::Train, start, len, Some(grad))?;
+        self.add_weight_cost(theta, grad);
+        Ok(pass.loss + self.weight_penalty(theta))
     }
 }
