@@ -74,14 +74,29 @@ fn c_canonical_line(lib: &Path, dir: &Path) -> String {
     let exe = dir.join("canonical");
     let cc = env::var("CC").unwrap_or_else(|_| "cc".to_owned());
     let output = Command::new(&cc)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1"])
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-O1",
+        ])
         .arg("-I")
         .arg(root.join("include"))
         .arg(root.join("tests/c/canonical.c"))
         .arg("-o")
         .arg(&exe)
         .arg(lib)
-        .args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"])
+        .args([
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run the C compiler '{cc}': {e}"));
     assert!(
@@ -93,7 +108,11 @@ fn c_canonical_line(lib: &Path, dir: &Path) -> String {
         .env_remove("LD_LIBRARY_PATH")
         .output()
         .expect("run canonical");
-    assert!(output.status.success(), "canonical failed:\n{}", show(&output));
+    assert!(
+        output.status.success(),
+        "canonical failed:\n{}",
+        show(&output)
+    );
     canonical_line(&String::from_utf8_lossy(&output.stdout))
         .unwrap_or_else(|| panic!("no CANONICAL line from the C program:\n{}", show(&output)))
 }
@@ -158,8 +177,12 @@ fn octave_binding_tests_pass_and_match_c() {
         .output()
         .expect("run octave-cli");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let (passed, failed) = counts(&stdout)
-        .unwrap_or_else(|| panic!("no 'N passed, M failed' line from run_tests:\n{}", show(&output)));
+    let (passed, failed) = counts(&stdout).unwrap_or_else(|| {
+        panic!(
+            "no 'N passed, M failed' line from run_tests:\n{}",
+            show(&output)
+        )
+    });
     assert!(
         output.status.success() && failed == 0 && passed > 0 && !stdout.contains("FAIL"),
         "Octave binding tests failed:\n{}",

@@ -1289,6 +1289,8 @@ void mexFunction(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prhs[]) {
                  c->usage);
         }
         c->fn(nlhs, plhs, nrhs - 1, prhs + 1);
+        /* A callback may have re-entered the gateway meanwhile. */
+        g_command = "";
         return;
     }
     fail(HF_ERR_INVALID_ARGUMENT, "unknown command '%s' (see hessfree_mex('help'))", name);
