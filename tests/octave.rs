@@ -1,6 +1,7 @@
 //! The MATLAB/Octave binding under Octave: builds the MEX gateway
 //! (`bindings/matlab/hessfree_mex.c`) with `bindings/matlab/build_mex.m`
-//! (`mkoctfile --mex`) against the static library cargo just built, runs
+//! (`mkoctfile --mex`, with `-Wall -Wextra -Werror`) against the static
+//! library cargo just built, runs
 //! `bindings/matlab/tests/run_tests.m` in `octave-cli`, and checks that
 //! every test passed and that the binding's canonical run prints the same
 //! line as the C program `tests/c/canonical.c` (issue 6).
@@ -173,6 +174,8 @@ fn octave_binding_tests_pass_and_match_c() {
         .args(["--norc", "--no-history", "--quiet", "--eval", &script])
         .current_dir(&dir)
         .env("HESSFREE_CANONICAL_EXPECTED", &expected)
+        // mkoctfile takes the compiler flags from CFLAGS: warnings fail the build.
+        .env("CFLAGS", "-O2 -g -Wall -Wextra -Werror")
         .env_remove("LD_LIBRARY_PATH")
         .output()
         .expect("run octave-cli");
@@ -194,5 +197,9 @@ fn octave_binding_tests_pass_and_match_c() {
         octave_line, expected,
         "the Octave canonical run differs from the C program's"
     );
-    eprintln!("Octave binding: {passed} tests passed; {expected}");
+    let cases = stdout
+        .lines()
+        .find(|l| l.starts_with("bad-input cases checked"))
+        .unwrap_or("bad-input cases checked: ?");
+    eprintln!("Octave binding: {passed} tests passed; {cases}; {expected}");
 }

@@ -71,6 +71,9 @@ function mexfile = build_mex(varargin)
     if status ~= 0
       error('hessfree:build', 'build_mex: mkoctfile failed (status %d):\n%s', status, out);
     end
+    if opts.verbose
+      fprintf('%s', out);
+    end
   else
     mexfile = fullfile(opts.outdir, ['hessfree_mex.' mexext()]);
     args = {'-outdir', opts.outdir, ['-I' opts.include], source, opts.lib};

@@ -43,6 +43,8 @@ function [passed, failed] = run_tests(varargin)
   if nargin > 0
     filter = varargin{1};
   end
+  global HESSFREE_TEST_ERROR_CASES
+  HESSFREE_TEST_ERROR_CASES = 0;
   passed = 0;
   failed = 0;
   for i = 1:numel(tests)
@@ -62,6 +64,7 @@ function [passed, failed] = run_tests(varargin)
       end
     end
   end
+  fprintf('bad-input cases checked (error identifier and message): %d\n', HESSFREE_TEST_ERROR_CASES);
   fprintf('%d passed, %d failed\n', passed, failed);
   if failed > 0
     error('hessfree:tests_failed', '%d of %d binding tests failed', failed, passed + failed);
@@ -85,6 +88,8 @@ end
 function err = expect_error(fn, id, substring)
   % Calls fn, which must raise an error with identifier id whose message
   % contains substring ('' for any non-empty message). Returns the error.
+  global HESSFREE_TEST_ERROR_CASES
+  HESSFREE_TEST_ERROR_CASES = HESSFREE_TEST_ERROR_CASES + 1;
   try
     fn();
   catch err
