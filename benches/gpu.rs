@@ -64,7 +64,11 @@ fn bench_case(case: &str, encoder: &[usize], chunk: usize) {
             }
         };
         if !tf32 {
-            println!("# {case}: {} on {}, P = {p}, chunk = {chunk}", spec.describe(), gpu.name());
+            println!(
+                "# {case}: {} on {}, P = {p}, chunk = {chunk}",
+                spec.describe(),
+                gpu.name()
+            );
         }
         let all = Chunk {
             start: 0,
@@ -75,22 +79,28 @@ fn bench_case(case: &str, encoder: &[usize], chunk: usize) {
             (CurvatureKind::Hessian, "H·v"),
             (CurvatureKind::EmpiricalFisher, "F·v"),
         ] {
-            let t = time_ms(1, 5, || gpu.set_chunk(&theta, all, kind).expect("set_chunk"));
+            let t = time_ms(1, 5, || {
+                gpu.set_chunk(&theta, all, kind).expect("set_chunk")
+            });
             report(case, precision, &format!("set_chunk {label}"), t, 5);
             gpu.upload_vector(&v).expect("upload");
             let reps = 50;
             let t = time_ms(5, reps, || gpu.product_on_device().expect("product"));
             report(case, precision, &format!("{label} device"), t, reps);
-            let t = time_ms(5, reps, || gpu.curvature_product(&v, &mut out).expect("product"));
+            let t = time_ms(5, reps, || {
+                gpu.curvature_product(&v, &mut out).expect("product")
+            });
             report(case, precision, &format!("{label} host API"), t, reps);
         }
         let t = time_ms(3, 20, || {
-            gpu.evaluate(&theta, Split::Train, None, None).expect("forward");
+            gpu.evaluate(&theta, Split::Train, None, None)
+                .expect("forward");
         });
         report(case, precision, "forward + loss", t, 20);
         let mut grad = vec![0.0f32; p];
         let t = time_ms(3, 20, || {
-            gpu.evaluate(&theta, Split::Train, Some(&mut grad), None).expect("gradient");
+            gpu.evaluate(&theta, Split::Train, Some(&mut grad), None)
+                .expect("gradient");
         });
         report(case, precision, "gradient (incl. download)", t, 20);
         let mut stat = vec![0.0f32; p];

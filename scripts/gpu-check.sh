@@ -9,8 +9,9 @@
 #       (default /tmp/gpu-check): env.txt, tests.log, bench.log, torch.log,
 #       summary.txt.
 #
-# Device session, one call (carry .gpu-bin; about 3-5 minutes of device time):
-#   bash scripts/gpu-check.sh run
+# Device session, one call (carry .gpu-bin; the steps are capped at 240 + 150
+# + 120 s, typically about 2 minutes plus the machine's start):
+#   run(command="bash scripts/gpu-check.sh run", carry=[".gpu-bin"], timeout_s=560)
 #
 # Library lookup: cudarc loads libcuda.so(.1), libnvrtc.so(.13/.12) and
 # libcublas.so(.13/.12) by name; `run` adds the usual CUDA folders (and the
@@ -41,13 +42,16 @@ build() {
     bench_bin=$(cargo bench --features cuda --bench gpu --no-run --message-format=json | executables | tail -1)
     cp "$test_bin" "$BIN/cuda-tests"
     cp "$bench_bin" "$BIN/gpu-bench"
+    # Debug info would take most of the 64 MiB the device call may carry.
+    strip --strip-debug "$BIN/cuda-tests" "$BIN/gpu-bench"
     git rev-parse HEAD >"$BIN/commit"
     ls -la "$BIN"
     echo "built from $(cat "$BIN/commit"); carry: $BIN"
 }
 
 add_lib_dirs() {
-    local dirs=(/usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu)
+    LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
+    local dirs=(/usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/nvidia/lib64)
     local py
     py=$(python3 -c 'import glob, site, os
 for s in site.getsitepackages():
@@ -89,9 +93,9 @@ run() {
     } >"$OUT/env.txt" 2>&1
     head -30 "$OUT/env.txt"
     export RUST_BACKTRACE=1
-    step tests 300 "$BIN/cuda-tests" --test-threads=1 --nocapture
-    step bench 180 "$BIN/gpu-bench"
-    step torch 150 env PYTHONUNBUFFERED=1 python3 benches/gpu/torch_gv.py
+    step tests 240 "$BIN/cuda-tests" --test-threads=1 --nocapture
+    step bench 150 "$BIN/gpu-bench"
+    step torch 120 env PYTHONUNBUFFERED=1 python3 benches/gpu/torch_gv.py
     cat "$OUT/summary.txt"
 }
 

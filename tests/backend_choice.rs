@@ -4,8 +4,9 @@
 //! the CPU and says why. On a machine with a device this reports itself
 //! skipped (tests/cuda.rs covers that case).
 
-use hessfree::backend::{create_backend, cuda_status, BackendChoice};
+use hessfree::backend::{create_backend, cuda_status};
 use hessfree::data::Dataset;
+use hessfree::hf::BackendChoice;
 use hessfree::net::{Activation, NetSpec};
 use hessfree::ErrorKind;
 
@@ -35,12 +36,18 @@ fn cuda_unavailable_is_reported_and_auto_falls_back() {
         .expect("cuda must be refused here");
     assert_eq!(err.kind(), ErrorKind::BackendUnavailable, "{err}");
     assert!(
-        err.message().starts_with("the CUDA backend is unavailable: ") && err.message().len() > 40,
+        err.message()
+            .starts_with("the CUDA backend is unavailable: ")
+            && err.message().len() > 40,
         "{err}"
     );
 
     let chosen = create_backend(BackendChoice::Auto, spec.clone(), data.clone(), None, 0).unwrap();
-    assert!(chosen.note.starts_with("cpu (auto: CUDA unavailable: "), "{}", chosen.note);
+    assert!(
+        chosen.note.starts_with("cpu (auto: CUDA unavailable: "),
+        "{}",
+        chosen.note
+    );
     assert_eq!(chosen.backend.name(), "cpu");
 
     let chosen = create_backend(BackendChoice::Cpu, spec, data, None, 0).unwrap();

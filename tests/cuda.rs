@@ -10,11 +10,9 @@
 //! error is printed.
 
 use hessfree::backend::cuda::{compile_kernels, CudaBackend, CudaOptions};
-use hessfree::backend::{
-    create_backend, cuda_status, Backend, BackendChoice, CpuBackend, Split,
-};
+use hessfree::backend::{create_backend, cuda_status, Backend, CpuBackend, Split};
 use hessfree::data::{curves, Dataset};
-use hessfree::hf::{Chunk, CurvatureKind, HfConfig, Session};
+use hessfree::hf::{BackendChoice, Chunk, CurvatureKind, HfConfig, Session};
 use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec};
 use hessfree::rng::Rng;
 use hessfree::ErrorKind;
@@ -56,7 +54,10 @@ fn gaussian(n: usize, scale: f64, seed: u64) -> Vec<f32> {
 /// θ: the sparse initialisation plus dense noise (so every weight matters).
 fn theta_for(spec: &NetSpec, seed: u64) -> Vec<f32> {
     let mut theta = initial_params(spec, Init::default(), seed).unwrap();
-    for (t, n) in theta.iter_mut().zip(gaussian(spec.num_params(), 0.05, seed + 1)) {
+    for (t, n) in theta
+        .iter_mut()
+        .zip(gaussian(spec.num_params(), 0.05, seed + 1))
+    {
         *t += n;
     }
     theta
@@ -101,8 +102,12 @@ fn compare_backends(spec: &NetSpec, data: &Dataset, tol: f64, tf32: bool) {
     for split in [Split::Train, Split::Test] {
         let (mut g_c, mut s_c) = (vec![0.0; p], vec![0.0; p]);
         let (mut g_g, mut s_g) = (vec![0.0; p], vec![0.0; p]);
-        let rc = cpu.evaluate(&theta, split, Some(&mut g_c), Some(&mut s_c)).unwrap();
-        let rg = gpu.evaluate(&theta, split, Some(&mut g_g), Some(&mut s_g)).unwrap();
+        let rc = cpu
+            .evaluate(&theta, split, Some(&mut g_c), Some(&mut s_c))
+            .unwrap();
+        let rg = gpu
+            .evaluate(&theta, split, Some(&mut g_g), Some(&mut s_g))
+            .unwrap();
         let loss_tol = if tf32 { tol } else { 1e-5 };
         eprintln!(
             "{what} {split:?}: loss {} vs {}, error {} vs {}, grad {:.2e}, stat {:.2e}",
@@ -114,12 +119,20 @@ fn compare_backends(spec: &NetSpec, data: &Dataset, tol: f64, tf32: bool) {
             rel_err(&s_g, &s_c)
         );
         assert_eq!(rg.examples, rc.examples);
-        assert!(rel(rg.loss, rc.loss) < loss_tol, "{what}: loss {} vs {}", rg.loss, rc.loss);
+        assert!(
+            rel(rg.loss, rc.loss) < loss_tol,
+            "{what}: loss {} vs {}",
+            rg.loss,
+            rc.loss
+        );
         assert!(rel(rg.error, rc.error) < loss_tol, "{what}: error");
         assert!(rel_err(&g_g, &g_c) < tol, "{what}: gradient");
         assert!(rel_err(&s_g, &s_c) < tol, "{what}: statistic");
         let plain = gpu.evaluate(&theta, split, None, None).unwrap();
-        assert!(rel(plain.loss, rc.loss) < loss_tol, "{what}: loss without gradient");
+        assert!(
+            rel(plain.loss, rc.loss) < loss_tol,
+            "{what}: loss without gradient"
+        );
     }
 
     let chunk = Chunk {
@@ -143,13 +156,19 @@ fn compare_backends(spec: &NetSpec, data: &Dataset, tol: f64, tf32: bool) {
             assert!(e < tol, "{what}: {kind:?} product error {e}");
         }
         let moved: Vec<f32> = theta.iter().map(|t| t * 0.9).collect();
-        let (lc, lg) = (cpu.chunk_loss(&moved).unwrap(), gpu.chunk_loss(&moved).unwrap());
+        let (lc, lg) = (
+            cpu.chunk_loss(&moved).unwrap(),
+            gpu.chunk_loss(&moved).unwrap(),
+        );
         let loss_tol = if tf32 { tol } else { 1e-5 };
         assert!(rel(lg, lc) < loss_tol, "{what}: chunk loss {lg} vs {lc}");
     }
 
     let x = test.input_rows(0, test.len().min(50));
-    let (yc, yg) = (cpu.predict(&theta, x).unwrap(), gpu.predict(&theta, x).unwrap());
+    let (yc, yg) = (
+        cpu.predict(&theta, x).unwrap(),
+        gpu.predict(&theta, x).unwrap(),
+    );
     assert_eq!(yc.dim(), yg.dim());
     let e = rel_err(yg.as_slice().unwrap(), yc.as_slice().unwrap());
     assert!(e < tol, "{what}: predictions {e}");
@@ -163,7 +182,9 @@ fn kernels_compile_with_nvrtc() {
             eprintln!("NVRTC compiled the kernels: {bytes} bytes of {what}");
             assert!(bytes > 1000);
         }
-        Err(e) if e.kind() == ErrorKind::BackendUnavailable && e.message().contains("not found") => {
+        Err(e)
+            if e.kind() == ErrorKind::BackendUnavailable && e.message().contains("not found") =>
+        {
             eprintln!("SKIPPED: no NVRTC library ({})", e.message());
         }
         Err(e) => panic!("kernel compilation failed: {e}"),
@@ -273,15 +294,22 @@ fn misuse_is_reported_not_panicked() {
     let e = gpu.chunk_loss(&theta).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
     let bad = Chunk { start: 15, len: 10 };
-    let e = gpu.set_chunk(&theta, bad, CurvatureKind::GaussNewton).unwrap_err();
+    let e = gpu
+        .set_chunk(&theta, bad, CurvatureKind::GaussNewton)
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::OutOfRange, "{e}");
-    let e = gpu.evaluate(&theta[1..], Split::Train, None, None).unwrap_err();
+    let e = gpu
+        .evaluate(&theta[1..], Split::Train, None, None)
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ShapeMismatch, "{e}");
     let e = gpu.evaluate(&theta, Split::Test, None, None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
     assert_eq!(gpu.num_examples(Split::Test), 0);
     let ok = Chunk { start: 5, len: 10 };
-    gpu.set_chunk(&theta, ok, CurvatureKind::GaussNewton).unwrap();
-    let e = gpu.curvature_product(&vec![0.0; p + 1], &mut out).unwrap_err();
+    gpu.set_chunk(&theta, ok, CurvatureKind::GaussNewton)
+        .unwrap();
+    let e = gpu
+        .curvature_product(&vec![0.0; p + 1], &mut out)
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ShapeMismatch, "{e}");
 }

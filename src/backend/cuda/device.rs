@@ -143,8 +143,8 @@ fn image_for(cc: (i32, i32)) -> Result<Image> {
 /// `cubin`, else PTX; errors carry NVRTC's log.
 fn compile(arch: &str, cubin: bool) -> std::result::Result<Image, String> {
     let src = CString::new(KERNEL_SOURCE).map_err(|_| "kernel source holds a NUL byte")?;
-    let prog = nvrtc::create_program(&src, Some(c"hessfree_kernels.cu"))
-        .map_err(|e| format!("{e:?}"))?;
+    let prog =
+        nvrtc::create_program(&src, Some(c"hessfree_kernels.cu")).map_err(|e| format!("{e:?}"))?;
     let options = vec![
         // Precise division and square roots, no flush-to-zero: the CPU
         // backend's results are the reference.
@@ -604,7 +604,15 @@ impl Gpu {
     }
 
     /// `out = in ⊙ f'(a)`.
-    pub(crate) fn deriv_mul(&self, out: M, inp: M, a: M, rows: usize, n: usize, act: u32) -> Result<()> {
+    pub(crate) fn deriv_mul(
+        &self,
+        out: M,
+        inp: M,
+        a: M,
+        rows: usize,
+        n: usize,
+        act: u32,
+    ) -> Result<()> {
         let (ldo, ldi, lda) = (i64_of(out.ld), i64_of(inp.ld), i64_of(a.ld));
         let (r, c, ac) = (i32_of(rows)?, i32_of(n)?, act as i32);
         self.launch("deriv_mul", Self::elementwise(rows * n), |b| {
@@ -622,7 +630,16 @@ impl Gpu {
 
     /// `p = p ⊙ f'(a) + e ⊙ f''(a) ⊙ rz`.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn hess_back(&self, p: M, e: M, a: M, rz: M, rows: usize, n: usize, act: u32) -> Result<()> {
+    pub(crate) fn hess_back(
+        &self,
+        p: M,
+        e: M,
+        a: M,
+        rz: M,
+        rows: usize,
+        n: usize,
+        act: u32,
+    ) -> Result<()> {
         let (ldp, lde, lda, ldrz) = (i64_of(p.ld), i64_of(e.ld), i64_of(a.ld), i64_of(rz.ld));
         let (r, c, ac) = (i32_of(rows)?, i32_of(n)?, act as i32);
         self.launch("hess_back", Self::elementwise(rows * n), |b| {
@@ -641,7 +658,14 @@ impl Gpu {
     }
 
     /// Element-wise loss Hessian in place (cross-entropy or squared error).
-    pub(crate) fn loss_hess_elem(&self, r: M, y: M, rows: usize, n: usize, loss: u32) -> Result<()> {
+    pub(crate) fn loss_hess_elem(
+        &self,
+        r: M,
+        y: M,
+        rows: usize,
+        n: usize,
+        loss: u32,
+    ) -> Result<()> {
         let (ldr, ldy) = (i64_of(r.ld), i64_of(y.ld));
         let (ro, c, l) = (i32_of(rows)?, i32_of(n)?, loss as i32);
         self.launch("loss_hess_elem", Self::elementwise(rows * n), |b| {
@@ -725,7 +749,15 @@ impl Gpu {
 
     /// Softmax output layer: `zb = z + b`, `y = softmax(zb)` per column.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn softmax_cols(&self, z: M, bias: u64, zb: M, y: M, rows: usize, n: usize) -> Result<()> {
+    pub(crate) fn softmax_cols(
+        &self,
+        z: M,
+        bias: u64,
+        zb: M,
+        y: M,
+        rows: usize,
+        n: usize,
+    ) -> Result<()> {
         let (ldz, ldzb, ldy) = (i64_of(z.ld), i64_of(zb.ld), i64_of(y.ld));
         let (r, c) = (i32_of(rows)?, i32_of(n)?);
         self.launch("softmax_cols", Self::per_column(rows, n)?, |b| {
