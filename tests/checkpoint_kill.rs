@@ -9,6 +9,7 @@
 //! load, the iteration count on disk must never go backwards, and temporary
 //! files left by killed writers must not pile up.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -21,11 +22,15 @@ use hessfree::rng::Rng;
 
 /// Environment variable that turns the ignored child test into the child.
 const CHILD_DIR_ENV: &str = "HESSFREE_KILL_TEST_DIR";
+/// Set for a child that, after one step, does nothing but rewrite checkpoints.
+const WRITE_STORM_ENV: &str = "HESSFREE_KILL_TEST_WRITE_STORM";
 const SESSION_FILE: &str = "session.hfs";
 const NETWORK_FILE: &str = "network.hfn";
 const DATA_SEED: u64 = 11;
-/// How many times the child is killed.
-const KILLS: usize = 40;
+/// How many times the child is killed: while training and checkpointing
+/// every iteration, then while rewriting checkpoints without pause.
+const TRAINING_KILLS: usize = 25;
+const WRITE_STORM_KILLS: usize = 15;
 /// The child stops by itself after this long, should the parent die first.
 const CHILD_LIFETIME: Duration = Duration::from_secs(60);
 
@@ -36,7 +41,7 @@ fn spec() -> NetSpec {
 fn config() -> HfConfig {
     HfConfig {
         chunk_size: 100,
-        cg_max_iters: 20,
+        cg_max_iters: 10,
         threads: 1,
         backend: hessfree::hf::BackendChoice::Cpu,
         ..HfConfig::default()
@@ -44,7 +49,8 @@ fn config() -> HfConfig {
 }
 
 fn objective() -> NetObjective {
-    let data = curves(200, DATA_SEED).unwrap();
+    static DATA: std::sync::OnceLock<hessfree::data::Dataset> = std::sync::OnceLock::new();
+    let data = DATA.get_or_init(|| curves(200, DATA_SEED).unwrap()).clone();
     NetObjective::from_config(spec(), data, None, &config())
         .unwrap()
         .0
@@ -65,32 +71,72 @@ fn child_trains_and_checkpoints_forever() {
         let theta = initial_params(&spec(), Init::default(), 3).unwrap();
         Session::new(objective(), &theta, config()).unwrap()
     };
+    let write_storm = std::env::var_os(WRITE_STORM_ENV).is_some();
     let started = std::time::Instant::now();
     while started.elapsed() < CHILD_LIFETIME {
         session.step().unwrap();
-        session.save(&session_path).unwrap();
-        let net = Network::with_params(spec(), session.theta().to_vec()).unwrap();
-        net.save(&dir.join(NETWORK_FILE)).unwrap();
-        // A second session write per iteration: more time spent writing,
-        // more kills landing inside a write.
-        session.save(&session_path).unwrap();
+        save_both(&session, &dir);
+        println!("saved {}", session.iteration());
+        if write_storm {
+            // Rewrite the same state without pause: almost every kill now
+            // lands between creating a temporary file and renaming it.
+            while started.elapsed() < CHILD_LIFETIME {
+                save_both(&session, &dir);
+            }
+        }
     }
 }
 
-fn spawn_child(dir: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "child_trains_and_checkpoints_forever",
-            "--exact",
-            "--ignored",
-            "--test-threads=1",
-            "--quiet",
-        ])
-        .env(CHILD_DIR_ENV, dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// One save cycle: session, network, session again (so more of the child's
+/// time is spent writing, and more kills land inside a write).
+fn save_both(session: &Session<NetObjective>, dir: &Path) {
+    let session_path = dir.join(SESSION_FILE);
+    session.save(&session_path).unwrap();
+    let net = Network::with_params(spec(), session.theta().to_vec()).unwrap();
+    net.save(&dir.join(NETWORK_FILE)).unwrap();
+    session.save(&session_path).unwrap();
+}
+
+fn spawn_child(dir: &Path, write_storm: bool) -> Child {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    if write_storm {
+        cmd.env(WRITE_STORM_ENV, "1");
+    }
+    cmd.args([
+        "child_trains_and_checkpoints_forever",
+        "--exact",
+        "--ignored",
+        "--test-threads=1",
+        "--quiet",
+        "--nocapture",
+    ])
+    .env(CHILD_DIR_ENV, dir)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap()
+}
+
+/// Reads the child's `saved <iteration>` lines: until `n` more were seen,
+/// or with `n = None` until the pipe closes. Returns the last iteration the
+/// child reported as saved (a save it reported has completed its rename).
+fn read_saves(out: &mut impl BufRead, n: Option<usize>, kill: usize) -> Option<u64> {
+    let mut seen = 0;
+    let mut last = None;
+    let mut line = String::new();
+    while n.map_or(true, |n| seen < n) {
+        line.clear();
+        let read = out.read_line(&mut line).unwrap_or(0);
+        if read == 0 {
+            assert!(n.is_none(), "kill {kill}: the child exited by itself");
+            break;
+        }
+        if let Some(it) = line.trim().strip_prefix("saved ") {
+            last = it.parse().ok();
+            seen += 1;
+        }
+    }
+    last
 }
 
 /// Kills the child when dropped, so a failing assertion leaves no orphan.
@@ -142,13 +188,20 @@ fn checkpoints_survive_sigkill() {
     let mut rng = Rng::new(20240601);
     let mut last_iteration = 0u64;
     let mut mid_write = 0usize;
-    for kill in 0..KILLS {
-        let child = Killer(spawn_child(&dir));
-        // Spread over the child's life: start-up, first step, later steps
-        // and writes. Seeded; the exact moments still depend on the machine.
-        let delay_ms = rng.uniform_range(0.0, 700.0);
+    for kill in 0..TRAINING_KILLS + WRITE_STORM_KILLS {
+        let storm = kill >= TRAINING_KILLS;
+        let mut child = Killer(spawn_child(&dir, storm));
+        // Spread over the child's life, whatever the machine's speed: wait
+        // for 0-2 completed save cycles (0: die in start-up or the first
+        // step), then a seeded random delay that lands in a step or a write.
+        let saves = if storm { 1 } else { rng.below(3) as usize };
+        let mut out = BufReader::new(child.0.stdout.take().unwrap());
+        let mut reported = read_saves(&mut out, Some(saves), kill);
+        let max_delay_ms = if storm { 100.0 } else { 400.0 };
+        let delay_ms = rng.uniform_range(0.0, max_delay_ms);
         std::thread::sleep(Duration::from_micros((delay_ms * 1000.0) as u64));
         drop(child); // SIGKILL (Child::kill), then reap
+        reported = read_saves(&mut out, None, kill).or(reported);
         let session_temps = temps_of(&dir, SESSION_FILE);
         let network_temps = temps_of(&dir, NETWORK_FILE);
         // A killed writer leaves at most its own temporary file: older ones
@@ -156,7 +209,15 @@ fn checkpoints_survive_sigkill() {
         assert!(session_temps.len() <= 1, "kill {kill}: {session_temps:?}");
         assert!(network_temps.len() <= 1, "kill {kill}: {network_temps:?}");
         mid_write += session_temps.len() + network_temps.len();
-        if let Some(at) = check_checkpoint(&dir, kill) {
+        let on_disk = check_checkpoint(&dir, kill);
+        if let Some(saved) = reported {
+            // Nothing the child finished saving is lost.
+            assert!(
+                on_disk.is_some_and(|at| at >= saved),
+                "kill {kill}: child saved iteration {saved}, disk has {on_disk:?}"
+            );
+        }
+        if let Some(at) = on_disk {
             assert!(
                 at >= last_iteration,
                 "kill {kill}: checkpoint went back from iteration {last_iteration} to {at}"
@@ -165,8 +226,9 @@ fn checkpoints_survive_sigkill() {
         }
     }
     eprintln!(
-        "{KILLS} kills; checkpoint reached iteration {last_iteration}; \
-         {mid_write} kills left a temporary file (killed inside a write)"
+        "{} kills; checkpoint reached iteration {last_iteration}; \
+         {mid_write} kills left a temporary file (killed inside a write)",
+        TRAINING_KILLS + WRITE_STORM_KILLS
     );
     assert!(last_iteration > 0, "the child never saved a checkpoint");
     // One more write by a live process clears what the last kill left.

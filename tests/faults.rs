@@ -12,8 +12,7 @@ mod hf_common;
 
 use hessfree::data::curves;
 use hessfree::hf::{
-    Chunk, Control, CurvatureKind, HfConfig, Metrics, Objective, RejectReason, Session,
-    Termination,
+    Chunk, Control, CurvatureKind, HfConfig, Metrics, Objective, RejectReason, Session, Termination,
 };
 use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec};
 use hessfree::Result;
@@ -89,7 +88,9 @@ impl<O: Objective> Objective for Poison<O> {
     ) -> Result<f64> {
         let has_stat = stat.is_some();
         let mut stat = stat;
-        let f = self.inner.loss_and_gradient(theta, grad, stat.as_deref_mut())?;
+        let f = self
+            .inner
+            .loss_and_gradient(theta, grad, stat.as_deref_mut())?;
         if self.hit(Site::Gradient) {
             grad[grad.len() / 2] = self.value;
         }
@@ -276,7 +277,11 @@ fn overflowing_network_is_rejected_and_stops_cleanly() {
     let mut s = Session::new(obj, &huge, cfg).unwrap();
     let r = s.step().unwrap();
     eprintln!("{}", r.log_line());
-    assert_eq!(r.reject_reason, Some(RejectReason::NonFinitePreconditioner), "{r:?}");
+    assert_eq!(
+        r.reject_reason,
+        Some(RejectReason::NonFinitePreconditioner),
+        "{r:?}"
+    );
     assert!(r.objective.is_finite(), "the loss itself still fits in f64");
     assert_eq!(bits(s.theta()), bits(&huge));
     assert_eq!(s.lambda(), 45.0 * 1.5);
@@ -463,14 +468,22 @@ fn exploding_lambda_without_bound_stops_the_run_clearly() {
     assert!(summary.termination.text().contains("rejected"));
     let tail = &reports[reports.len() - 10..];
     for r in tail {
-        assert_eq!(r.reject_reason, Some(RejectReason::NonFiniteCurvature), "{r:?}");
+        assert_eq!(
+            r.reject_reason,
+            Some(RejectReason::NonFiniteCurvature),
+            "{r:?}"
+        );
     }
     // λ rose ×1.5 at every iteration, accepted (ρ = −∞) or rejected.
     for w in reports.windows(2) {
         assert_eq!(w[1].lambda, w[0].lambda * 1.5);
     }
     // It got there through steps that were taken, each with ρ < rho_low.
-    assert!(reports.len() > 10 && !reports[0].rejected, "{:?}", reports[0]);
+    assert!(
+        reports.len() > 10 && !reports[0].rejected,
+        "{:?}",
+        reports[0]
+    );
     assert!(reports[0].rho < 0.25, "{:?}", reports[0]);
     assert!(s.theta().iter().all(|x| x.is_finite()));
 }

@@ -69,7 +69,10 @@ fn crash_inputs_found_by_fuzzing_stay_fixed() {
 #[test]
 fn seed_corpus_is_present_and_passes() {
     let n = replay("corpus", true);
-    assert!(n >= 12, "expected the committed seed corpus, found {n} seeds");
+    assert!(
+        n >= 12,
+        "expected the committed seed corpus, found {n} seeds"
+    );
 }
 
 #[test]
@@ -77,16 +80,26 @@ fn seeds_are_accepted_by_their_parsers() {
     // A seed that does not parse would steer the fuzzer only through error
     // paths; check that each is a valid file of its kind.
     let dir = fuzz_dir().join("corpus");
-    for path in files_in(&dir.join("idx")) {
+    let seeds_in = |target: &str| {
+        let mut v = files_in(&dir.join(target));
+        v.retain(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("seed-")
+        });
+        v
+    };
+    for path in seeds_in("idx") {
         hessfree::data::parse_idx_maybe_gzip(&std::fs::read(&path).unwrap()).unwrap();
     }
-    for path in files_in(&dir.join("npy")) {
+    for path in seeds_in("npy") {
         hessfree::data::parse_npy(&std::fs::read(&path).unwrap()).unwrap();
     }
-    for path in files_in(&dir.join("network")) {
+    for path in seeds_in("network") {
         Network::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
     }
-    for path in files_in(&dir.join("session")) {
+    for path in seeds_in("session") {
         Session::from_bytes(harness::Quadratic, &std::fs::read(&path).unwrap()).unwrap();
     }
 }
@@ -160,12 +173,18 @@ fn tiny_session_bytes(steps: usize) -> Vec<u8> {
 
 /// The seed corpus: small valid files of each kind, written by the library.
 fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
-    let images = idx_bytes(&[2, 2, 3], &[0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255]);
+    let images = idx_bytes(
+        &[2, 2, 3],
+        &[0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255],
+    );
     let labels = idx_bytes(&[3], &[7, 0, 9]);
     let u8_dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }";
     let f4_dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
     let f8_dict = "{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (1, 1)}";
-    let f4: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let f4: Vec<u8> = [1.5f32, -2.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
     let mut container = Container::new("test");
     container.add("a", vec![1, 2, 3]);
     container.add("b", Vec::new());
@@ -176,16 +195,32 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ("idx", "seed-images", images.clone()),
         ("idx", "seed-labels", labels),
         ("idx", "seed-images-gz", gzip(&images)),
-        ("npy", "seed-u1-v1", npy_bytes(1, u8_dict, &[1, 2, 3, 4, 5, 6])),
+        (
+            "npy",
+            "seed-u1-v1",
+            npy_bytes(1, u8_dict, &[1, 2, 3, 4, 5, 6]),
+        ),
         ("npy", "seed-f4-v1", npy_bytes(1, f4_dict, &f4)),
-        ("npy", "seed-f8-v2", npy_bytes(2, f8_dict, &0.25f64.to_le_bytes())),
+        (
+            "npy",
+            "seed-f8-v2",
+            npy_bytes(2, f8_dict, &0.25f64.to_le_bytes()),
+        ),
         ("checkpoint", "seed-container", container.encode()),
         ("checkpoint", "seed-network", tiny_network().to_bytes()),
         ("network", "seed-network", tiny_network().to_bytes()),
         ("session", "seed-session-0", tiny_session_bytes(0)),
         ("session", "seed-session-2", tiny_session_bytes(2)),
-        ("config", "seed-default", HfConfig::default().to_text().into_bytes()),
-        ("config", "seed-custom", format!("# comment\n\n{}", cfg.to_text()).into_bytes()),
+        (
+            "config",
+            "seed-default",
+            HfConfig::default().to_text().into_bytes(),
+        ),
+        (
+            "config",
+            "seed-custom",
+            format!("# comment\n\n{}", cfg.to_text()).into_bytes(),
+        ),
         (
             "config",
             "seed-assignments",

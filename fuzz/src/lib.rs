@@ -78,7 +78,11 @@ pub fn network(data: &[u8]) {
             assert_eq!(net.params().len(), net.spec().num_params());
             assert!(net.params().iter().all(|p| p.is_finite()));
             let again = Network::from_bytes(&net.to_bytes()).expect("re-read network");
-            assert_eq!(again.to_bytes(), net.to_bytes(), "network round trip differs");
+            assert_eq!(
+                again.to_bytes(),
+                net.to_bytes(),
+                "network round trip differs"
+            );
         }
     }
 }

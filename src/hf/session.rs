@@ -764,6 +764,13 @@ impl<O: Objective> Session<O> {
         r.finish()?;
         let theta = read_vector(&file, "theta", n)?;
         let p_prev = read_vector(&file, "p_prev", n)?;
+        // A writer only ever stores a finite warm start; anything else is damage.
+        if let Some(i) = p_prev.iter().position(|x| !x.is_finite()) {
+            return Err(Error::format(format!(
+                "session 'p_prev' entry {i} is {}, not finite",
+                p_prev[i]
+            )));
+        }
         if !(lambda.is_finite() && lambda >= 0.0 && chunk_size.is_finite() && chunk_size >= 0.0) {
             return Err(Error::format(format!(
                 "session state is invalid: lambda {lambda}, chunk size {chunk_size}"
