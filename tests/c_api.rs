@@ -463,7 +463,7 @@ fn example_hosts_build_and_run() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let iteration_lines = stdout
             .lines()
-            .filter(|l| l.trim_start().split_whitespace().nth(1) == Some("obj"))
+            .filter(|l| l.split_whitespace().nth(1) == Some("obj"))
             .count();
         assert!(
             output.status.success()

@@ -77,7 +77,7 @@ const H = HessFree
         end
         @test e isa HessFreeError && e.status == H.HF_ERR_UNKNOWN_KEY
         @test occursin("chunk_sise", e.message)
-        @test_throws HessFreeError cfg["initial_lambda"] = -1.0
+        @test_throws HessFreeError (cfg["initial_lambda"] = -1.0)
         # A float key accepts an integer value.
         cfg["initial_lambda"] = 2
         @test cfg["initial_lambda"] === 2.0
