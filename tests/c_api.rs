@@ -369,3 +369,121 @@ fn pkg_config_recipe_builds_a_host_program() {
     let output = run(&exe, Variant::Shared);
     check_output("test_basics", Variant::Shared, &output);
 }
+
+/// Builds and runs one of the canonical-run programs and returns its
+/// `CANONICAL ...` line (see `tests/c/canonical.c`).
+fn canonical_line(file: &str, cpp: bool) -> String {
+    let source = crate_dir().join("tests").join("c").join(file);
+    let exe = compile(&source, cpp, Variant::Shared);
+    let output = run(&exe, Variant::Shared);
+    assert!(output.status.success(), "{file} failed:\n{}", show(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("CANONICAL "))
+        .unwrap_or_else(|| panic!("{file} printed no CANONICAL line:\n{}", show(&output)))
+        .to_owned();
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|t| t.parse::<f64>().unwrap_or(f64::NAN))
+        .collect();
+    assert!(
+        numbers.len() == 3 && numbers.iter().all(|x| x.is_finite() && *x > 0.0),
+        "{file}: malformed canonical line '{line}'"
+    );
+    line
+}
+
+/// Issue 6's canonical run gives the same line, bit for bit, from C and from
+/// C++ through `bindings/cpp/hessfree.hpp`.
+#[test]
+fn canonical_run_c_and_cpp_agree() {
+    let c = canonical_line("canonical.c", false);
+    let cpp = canonical_line("canonical_cpp.cpp", true);
+    eprintln!("C:   {c}\nC++: {cpp}");
+    assert_eq!(c, cpp, "the C and C++ canonical runs differ");
+}
+
+/// The one-line build command documented at the top of an example host,
+/// with `target/release` replaced by this build's library folder, the
+/// compiler by `$CC`/`$CXX`, and the output by `exe`; warnings are errors.
+fn documented_build(source: &Path, cpp: bool, exe: &Path) -> Command {
+    let text = fs::read_to_string(source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+    let prefix = if cpp { "c++ -std=c++17" } else { "cc -std=c11" };
+    let line = text
+        .lines()
+        .map(|l| l.trim_start_matches([' ', '*', '/']))
+        .find(|l| l.starts_with(prefix) && l.contains("target/release"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{} documents no build command starting '{prefix}'",
+                source.display()
+            )
+        });
+    let lib = lib_dir().display().to_string();
+    let line = line
+        .replace("$PWD/target/release", &lib)
+        .replace("target/release", &lib);
+    let mut words = line.split_whitespace();
+    words.next(); // the compiler
+    let mut cmd = Command::new(compiler(cpp));
+    cmd.current_dir(crate_dir());
+    let mut args: Vec<String> = words.map(str::to_owned).collect();
+    let out = args
+        .iter()
+        .position(|a| a == "-o")
+        .unwrap_or_else(|| panic!("the documented command has no -o: {line}"));
+    assert!(out + 1 < args.len(), "-o without a file: {line}");
+    args[out + 1] = exe.display().to_string();
+    cmd.args(&args)
+        .args(["-Wall", "-Wextra", "-Werror", "-pedantic"]);
+    cmd
+}
+
+/// The example hosts build with their documented one-line commands and
+/// train a tiny autoencoder (2 iterations on 200 images), printing a line
+/// per iteration and the summary.
+#[test]
+fn example_hosts_build_and_run() {
+    let root = crate_dir();
+    for (file, cpp, name) in [
+        ("examples/c/train_autoencoder.c", false, "train_c"),
+        ("examples/cpp/train_autoencoder.cpp", true, "train_cpp"),
+    ] {
+        let source = root.join(file);
+        let exe = scratch("examples").join(name);
+        let cmd = documented_build(&source, cpp, &exe);
+        run_compiler(&compiler(cpp), cmd, file);
+        let output = Command::new(&exe)
+            .args(["2", "200"])
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let iteration_lines = stdout
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some("obj"))
+            .count();
+        assert!(
+            output.status.success()
+                && iteration_lines == 2
+                && stdout.contains("HF summary")
+                && stdout.contains("final: objective")
+                && stdout.contains("(maximum number of iterations reached)"),
+            "{file}:\n{}",
+            show(&output)
+        );
+        // A bad argument is reported, not ignored.
+        let bad = Command::new(&exe)
+            .arg("ten")
+            .env_remove("LD_LIBRARY_PATH")
+            .output()
+            .expect("run the example");
+        assert!(
+            !bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("max_iters"),
+            "{file} with a bad argument:\n{}",
+            show(&bad)
+        );
+    }
+}
