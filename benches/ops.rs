@@ -13,7 +13,8 @@
 use std::time::Instant;
 
 use hessfree::curvature::{
-    accumulate_gradient, curvature_product, forward, output_delta, set_threads, threads, ChunkCache,
+    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, set_threads,
+    threads, ChunkCache,
 };
 use hessfree::hf::CurvatureKind;
 use hessfree::net::{initial_params, Activation, Init, NetSpec};
@@ -407,6 +408,10 @@ fn profile(encoder: &[usize], n: usize) {
         x.clone(),
         CurvatureKind::GaussNewton,
     );
+    let acts = forward(&spec, &theta, x.view());
+    let z64 = acts.output_z.mapv(f64::from);
+    let y64 = acts.output().mapv(f64::from);
+    let t64 = x.mapv(f64::from);
     for (op, t) in [
         (
             "forward",
@@ -426,6 +431,18 @@ fn profile(encoder: &[usize], n: usize) {
             "G·v",
             time_ms(4, || {
                 curvature_product(&spec, &theta, &cache, &v, &mut grad)
+            }),
+        ),
+        (
+            "chunk loss (output layer, f64)",
+            time_ms(4, || {
+                std::hint::black_box(cache.loss(&spec));
+            }),
+        ),
+        (
+            "same loss from f64 copies (libm exp and log1p)",
+            time_ms(4, || {
+                std::hint::black_box(batch_loss(spec.loss(), &z64, &y64, &t64.view()));
             }),
         ),
     ] {

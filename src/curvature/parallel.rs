@@ -6,11 +6,17 @@
 //! while they are still in cache. Each output element is computed by exactly
 //! one thread in the same order whatever the thread count, so results are
 //! bit-identical for 1, 2 or 64 threads.
+//!
+//! matrixmultiply itself runs single-threaded inside each block: ndarray is
+//! built without its `matrixmultiply-threading` feature. (With it,
+//! matrixmultiply started one thread per physical core inside *every* block
+//! unless `MATMUL_NUM_THREADS` was set, oversubscribing the cores and spinning
+//! in `sched_yield`.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use super::real::Real;
 
@@ -134,4 +140,35 @@ pub(crate) fn gemm_tn<T: Real>(
             scope.spawn(move || general_mat_mul(alpha, &a_cols.t(), b, beta, &mut block));
         }
     });
+}
+
+/// Column sums of `d` (for bias gradients), split over column blocks. Every
+/// column is summed over the rows in order by one thread, so the result does
+/// not depend on the thread count.
+pub(crate) fn column_sums<T: Real>(d: &ArrayView2<T>) -> Array1<T> {
+    let mut out = vec![T::zero(); d.ncols()];
+    let plan = plan(d.ncols(), 64);
+    let sum_into = |c0: usize, acc: &mut [T]| {
+        for row in d.rows() {
+            let row = row.slice_move(s![c0..c0 + acc.len()]);
+            match row.as_slice() {
+                Some(r) => acc.iter_mut().zip(r).for_each(|(a, &v)| *a = *a + v),
+                None => acc.iter_mut().zip(&row).for_each(|(a, &v)| *a = *a + v),
+            }
+        }
+    };
+    if plan.len() == 1 {
+        sum_into(0, &mut out);
+        return Array1::from(out);
+    }
+    std::thread::scope(|scope| {
+        let mut rest = &mut out[..];
+        for &(start, len) in &plan {
+            let (block, tail) = rest.split_at_mut(len);
+            rest = tail;
+            let sum_into = &sum_into;
+            scope.spawn(move || sum_into(start, block));
+        }
+    });
+    Array1::from(out)
 }
