@@ -79,13 +79,28 @@ where
         f(0, out.view_mut());
         return;
     }
+    let f = &f;
+    let mut jobs = Vec::with_capacity(plan.len());
+    let mut rest = out.view_mut();
+    for &(start, len) in &plan {
+        let (block, tail) = rest.split_at(Axis(0), len);
+        rest = tail;
+        jobs.push(move || f(start, block));
+    }
+    run_all(jobs);
+}
+
+/// Runs `jobs` in parallel: all but the last on scoped threads, the last on
+/// the calling thread, which already holds a core (and would otherwise only
+/// wait); a job's panic is propagated.
+fn run_all<J: FnOnce() + Send>(mut jobs: Vec<J>) {
+    let last = jobs.pop();
     std::thread::scope(|scope| {
-        let mut rest = out.view_mut();
-        for &(start, len) in &plan {
-            let (block, tail) = rest.split_at(Axis(0), len);
-            rest = tail;
-            let f = &f;
-            scope.spawn(move || f(start, block));
+        for job in jobs {
+            scope.spawn(job);
+        }
+        if let Some(job) = last {
+            job();
         }
     });
 }
@@ -101,18 +116,23 @@ where
     if plan.len() == 1 {
         return vec![f(0, rows)];
     }
+    let Some((&(last_start, last_len), head)) = plan.split_last() else {
+        return Vec::new();
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
+        let f = &f;
+        let handles: Vec<_> = head
             .iter()
-            .map(|&(start, len)| {
-                let f = &f;
-                scope.spawn(move || f(start, len))
-            })
+            .map(|&(start, len)| scope.spawn(move || f(start, len)))
             .collect();
-        handles
+        // The calling thread takes the last block instead of only waiting.
+        let last = f(last_start, last_len);
+        let mut out: Vec<R> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+            .collect();
+        out.push(last);
+        out
     })
 }
 
@@ -131,15 +151,15 @@ pub(crate) fn gemm_tn<T: Real>(
         general_mat_mul(alpha, &a.t(), b, beta, c);
         return;
     }
-    std::thread::scope(|scope| {
-        let mut rest = c.view_mut();
-        for &(start, len) in &plan {
-            let (mut block, tail) = rest.split_at(Axis(0), len);
-            rest = tail;
-            let a_cols = a.slice(s![.., start..start + len]);
-            scope.spawn(move || general_mat_mul(alpha, &a_cols.t(), b, beta, &mut block));
-        }
-    });
+    let mut jobs = Vec::with_capacity(plan.len());
+    let mut rest = c.view_mut();
+    for &(start, len) in &plan {
+        let (mut block, tail) = rest.split_at(Axis(0), len);
+        rest = tail;
+        let a_cols = a.slice(s![.., start..start + len]);
+        jobs.push(move || general_mat_mul(alpha, &a_cols.t(), b, beta, &mut block));
+    }
+    run_all(jobs);
 }
 
 /// Column sums of `d` (for bias gradients), split over column blocks. Every
@@ -161,14 +181,14 @@ pub(crate) fn column_sums<T: Real>(d: &ArrayView2<T>) -> Array1<T> {
         sum_into(0, &mut out);
         return Array1::from(out);
     }
-    std::thread::scope(|scope| {
-        let mut rest = &mut out[..];
-        for &(start, len) in &plan {
-            let (block, tail) = rest.split_at_mut(len);
-            rest = tail;
-            let sum_into = &sum_into;
-            scope.spawn(move || sum_into(start, block));
-        }
-    });
+    let sum_into = &sum_into;
+    let mut jobs = Vec::with_capacity(plan.len());
+    let mut rest = &mut out[..];
+    for &(start, len) in &plan {
+        let (block, tail) = rest.split_at_mut(len);
+        rest = tail;
+        jobs.push(move || sum_into(start, block));
+    }
+    run_all(jobs);
     Array1::from(out)
 }
