@@ -207,12 +207,18 @@ fn gflops(flop: f64, ms: f64) -> f64 {
     flop / ms / 1e6
 }
 
-/// The heaviest GEMM of the MNIST autoencoder (first and last layer).
-fn heaviest(n: usize) -> Shape {
+/// The network's heaviest forward GEMM (the layer with the most weights).
+fn heaviest(spec: &NetSpec, n: usize) -> Shape {
+    let (k, m) = spec
+        .sizes()
+        .windows(2)
+        .map(|w| (w[0], w[1]))
+        .max_by_key(|&(a, b)| a * b)
+        .unwrap_or((0, 0));
     Shape {
         m: n,
-        k: 784,
-        n: 1000,
+        k,
+        n: m,
         transposed: false,
     }
 }
@@ -344,7 +350,7 @@ fn bench(name: &str, encoder: &[usize], n: usize) {
             t.cpu / tg.cpu
         );
     }
-    let h = heaviest(n);
+    let h = heaviest(&spec, n);
     let ht = h.time(threads(), reps);
     println!(
         "\nHeaviest GEMM {}: {:.1} GFLOP/s on {} threads ({:.1} GFLOP/s per CPU-second).",

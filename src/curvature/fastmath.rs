@@ -38,7 +38,7 @@ fn exp_clamped(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let e_r = p * r * r + r + 1.0;
     // 2ⁿ from the integer left in k's mantissa by the rounding trick.
     let n_int = k.to_bits().wrapping_sub(ROUNDER.to_bits());
@@ -116,7 +116,7 @@ pub(crate) fn softplus_f64(z: f64) -> f64 {
 /// smaller values do not change a softplus).
 #[inline(always)]
 fn exp_neg_f64(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1; // 32 significant bits: n·LN2_HI is exact
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1; // 0x3FE62E42FEE00000: n·LN2_HI is exact
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     const ROUNDER: f64 = 6_755_399_441_055_744.0; // 1.5·2⁵²
     let x = -x;
