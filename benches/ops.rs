@@ -1,33 +1,96 @@
 //! Per-operation CPU benchmark: forward, gradient and G·v on the paper's
 //! autoencoders at their curvature chunk sizes, each beside the time of the
-//! same GEMMs alone, measured in the same run.
+//! same GEMMs alone (split into row blocks over the same threads as the
+//! kernels), measured in the same run; then the throughput of the individual
+//! GEMM shapes.
 //!
-//! Run: `cargo bench --bench ops` (optionally `-- mnist` or `-- curves`).
-//! Threads: matrixmultiply reads `MATRIXMULTIPLY_THREADS` (default here: all cores).
+//! Run: `cargo bench --bench ops` (optionally `-- mnist`, `-- curves`, `-- gemm`;
+//! `-- profile` runs only the library operations, for a sampling profiler).
+//! Threads: `HESSFREE_THREADS` (default: one per core). Wall times are medians;
+//! the CPU column is the process CPU time of the same runs, which is what to
+//! compare when other work shares the machine (check `uptime`).
 
 use std::time::Instant;
 
 use hessfree::curvature::{
-    accumulate_gradient, curvature_product, forward, output_delta, ChunkCache,
+    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, set_threads,
+    threads, ChunkCache,
 };
 use hessfree::hf::CurvatureKind;
 use hessfree::net::{initial_params, Activation, Init, NetSpec};
 use hessfree::rng::Rng;
 use ndarray::linalg::general_mat_mul;
-use ndarray::Array2;
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
 
-/// Median wall time in milliseconds of `reps` runs after one warm-up.
-fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+/// Process CPU time in milliseconds (all threads).
+fn cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write into.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 * 1e-6
+}
+
+/// Median wall and CPU time of a repeated operation, in milliseconds.
+#[derive(Clone, Copy)]
+struct Timing {
+    wall: f64,
+    cpu: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Medians of `reps` runs after one warm-up.
+fn time_ms(reps: usize, mut f: impl FnMut()) -> Timing {
     f();
-    let mut times: Vec<f64> = (0..reps)
+    let (walls, cpus) = (0..reps)
         .map(|_| {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_ms());
             f();
-            t.elapsed().as_secs_f64() * 1e3
+            (t.elapsed().as_secs_f64() * 1e3, cpu_ms() - c)
         })
-        .collect();
-    times.sort_by(|a, b| a.total_cmp(b));
-    times[times.len() / 2]
+        .unzip();
+    Timing {
+        wall: median(walls),
+        cpu: median(cpus),
+    }
+}
+
+/// Splits `rows` into at most `k` contiguous blocks on multiples of 64 rows,
+/// as the library's kernels do.
+fn row_blocks(rows: usize, k: usize) -> Vec<(usize, usize)> {
+    let units = rows.div_ceil(64);
+    let k = k.min(units).max(1);
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 0..k {
+        let len = ((units / k + usize::from(i < units % k)) * 64).min(rows - start);
+        if len > 0 {
+            out.push((start, len));
+        }
+        start += len;
+    }
+    out
+}
+
+/// `c = a·b + beta·c` with the rows of `c` split over `k` threads, each a
+/// single-threaded matrixmultiply call (the library's scheme).
+fn par_gemm(k: usize, a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c: &mut Array2<f32>) {
+    let plan = row_blocks(c.nrows(), k);
+    std::thread::scope(|scope| {
+        let mut rest: ArrayViewMut2<f32> = c.view_mut();
+        for &(start, len) in &plan {
+            let (mut block, tail) = rest.split_at(Axis(0), len);
+            rest = tail;
+            let a_rows = a.slice(s![start..start + len, ..]);
+            scope.spawn(move || general_mat_mul(1.0, &a_rows, b, beta, &mut block));
+        }
+    });
 }
 
 /// Preallocated operands for the GEMMs of each operation.
@@ -37,46 +100,54 @@ struct Gemms {
     grads: Vec<Array2<f32>>,
     deltas: Vec<Array2<f32>>, // per layer output width
     back: Vec<Array2<f32>>,   // per layer input width
+    threads: usize,
+}
+
+fn random(rng: &mut Rng, r: usize, c: usize) -> Array2<f32> {
+    Array2::from_shape_fn((r, c), |_| rng.uniform() as f32)
 }
 
 impl Gemms {
     fn new(spec: &NetSpec, n: usize) -> Self {
         let sizes = spec.sizes();
         let mut rng = Rng::new(5);
-        let mut rand = |r: usize, c: usize| Array2::from_shape_fn((r, c), |_| rng.uniform() as f32);
+        let rng = &mut rng;
         Gemms {
-            acts: sizes.iter().map(|&d| rand(n, d)).collect(),
-            weights: sizes.windows(2).map(|w| rand(w[0], w[1])).collect(),
-            grads: sizes.windows(2).map(|w| rand(w[0], w[1])).collect(),
-            deltas: sizes[1..].iter().map(|&d| rand(n, d)).collect(),
+            acts: sizes.iter().map(|&d| random(rng, n, d)).collect(),
+            weights: sizes.windows(2).map(|w| random(rng, w[0], w[1])).collect(),
+            grads: sizes.windows(2).map(|w| random(rng, w[0], w[1])).collect(),
+            deltas: sizes[1..].iter().map(|&d| random(rng, n, d)).collect(),
             back: sizes[..sizes.len() - 1]
                 .iter()
-                .map(|&d| rand(n, d))
+                .map(|&d| random(rng, n, d))
                 .collect(),
+            threads: threads(),
         }
     }
     /// z_l = a_{l−1}·W_l for every layer.
     fn forward(&mut self) {
         for l in 0..self.weights.len() {
             let (lo, hi) = self.acts.split_at_mut(l + 1);
-            general_mat_mul(1.0, &lo[l], &self.weights[l], 0.0, &mut hi[0]);
+            par_gemm(
+                self.threads,
+                &lo[l].view(),
+                &self.weights[l].view(),
+                0.0,
+                &mut hi[0],
+            );
         }
     }
     /// gW_l = a_{l−1}ᵀ·d_l for every layer and d_{l−1} = d_l·W_lᵀ for l > 1.
     fn backward(&mut self) {
         for l in (0..self.weights.len()).rev() {
-            general_mat_mul(
-                1.0,
-                &self.acts[l].t(),
-                &self.deltas[l],
-                0.0,
-                &mut self.grads[l],
-            );
+            let (at, d) = (self.acts[l].t(), self.deltas[l].view());
+            par_gemm(self.threads, &at, &d, 0.0, &mut self.grads[l]);
             if l > 0 {
-                general_mat_mul(
-                    1.0,
-                    &self.deltas[l],
-                    &self.weights[l].t(),
+                let wt = self.weights[l].t();
+                par_gemm(
+                    self.threads,
+                    &self.deltas[l].view(),
+                    &wt,
                     0.0,
                     &mut self.back[l],
                 );
@@ -86,17 +157,111 @@ impl Gemms {
     /// The R-forward pass: r_l = a_{l−1}·V_l (+ r_{l−1}·W_l for l > 1).
     fn r_forward(&mut self) {
         for l in 0..self.weights.len() {
-            general_mat_mul(1.0, &self.acts[l], &self.grads[l], 0.0, &mut self.deltas[l]);
+            let (a, v) = (self.acts[l].view(), self.grads[l].view());
+            par_gemm(self.threads, &a, &v, 0.0, &mut self.deltas[l]);
             if l > 0 {
-                general_mat_mul(
-                    1.0,
-                    &self.back[l],
-                    &self.weights[l],
-                    1.0,
-                    &mut self.deltas[l],
-                );
+                let (r, w) = (self.back[l].view(), self.weights[l].view());
+                par_gemm(self.threads, &r, &w, 1.0, &mut self.deltas[l]);
             }
         }
+    }
+}
+
+/// One GEMM shape `c (m×n) = op(a)·b` with inner dimension `k`; `transposed`
+/// means `a` is stored k×m and used as `aᵀ` (the weight-gradient GEMMs).
+struct Shape {
+    m: usize,
+    k: usize,
+    n: usize,
+    transposed: bool,
+}
+
+impl Shape {
+    fn name(&self) -> String {
+        let (m, k, n) = (self.m, self.k, self.n);
+        if self.transposed {
+            format!("({k}×{m})ᵀ · {k}×{n}")
+        } else {
+            format!("{m}×{k} · {k}×{n}")
+        }
+    }
+    fn flop(&self) -> f64 {
+        2.0 * (self.m * self.k * self.n) as f64
+    }
+    /// Median timing with `threads` row blocks.
+    fn time(&self, threads: usize, reps: usize) -> Timing {
+        let mut rng = Rng::new(9);
+        let a = if self.transposed {
+            random(&mut rng, self.k, self.m)
+        } else {
+            random(&mut rng, self.m, self.k)
+        };
+        let b = random(&mut rng, self.k, self.n);
+        let mut c = Array2::zeros((self.m, self.n));
+        let a = if self.transposed { a.t() } else { a.view() };
+        time_ms(reps, || par_gemm(threads, &a, &b.view(), 0.0, &mut c))
+    }
+}
+
+fn gflops(flop: f64, ms: f64) -> f64 {
+    flop / ms / 1e6
+}
+
+/// The network's heaviest forward GEMM (the layer with the most weights).
+fn heaviest(spec: &NetSpec, n: usize) -> Shape {
+    let (k, m) = spec
+        .sizes()
+        .windows(2)
+        .map(|w| (w[0], w[1]))
+        .max_by_key(|&(a, b)| a * b)
+        .unwrap_or((0, 0));
+    Shape {
+        m: n,
+        k,
+        n: m,
+        transposed: false,
+    }
+}
+
+fn gemm_table(n: usize) {
+    let shapes = [
+        (n, 784, 1000, false),
+        (n, 1000, 784, false),
+        (n, 1000, 500, false),
+        (n, 500, 250, false),
+        (n, 250, 30, false),
+        (n, 30, 250, false),
+        (784, n, 1000, true),
+        (1000, n, 784, true),
+        (1000, n, 500, true),
+        (250, n, 30, true),
+    ];
+    let t = threads();
+    println!("\n## GEMM shapes (matrixmultiply sgemm), MNIST autoencoder, chunk {n}");
+    println!(
+        "| shape | 1 thread (ms) | GFLOP/s | GFLOP/s per CPU-second | \
+         {t} threads (ms) | GFLOP/s | GFLOP/s per CPU-second |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (m, k, nn, transposed) in shapes {
+        let shape = Shape {
+            m,
+            k,
+            n: nn,
+            transposed,
+        };
+        let (one, many) = (shape.time(1, 5), shape.time(t, 5));
+        let f = shape.flop();
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            shape.name(),
+            one.wall,
+            gflops(f, one.wall),
+            gflops(f, one.cpu),
+            many.wall,
+            gflops(f, many.wall),
+            gflops(f, many.cpu),
+        );
     }
 }
 
@@ -154,12 +319,16 @@ fn bench(name: &str, encoder: &[usize], n: usize) {
     });
 
     println!(
-        "\n## {name} autoencoder {}, chunk {n}, {} parameters",
+        "\n## {name} autoencoder {}, chunk {n}, {} parameters, {} threads",
         spec.describe(),
-        spec.num_params()
+        spec.num_params(),
+        threads()
     );
-    println!("| operation | time (ms) | GEMMs alone (ms) | ratio | GFLOP/s (effective) |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| operation | time (ms) | GEMMs alone (ms) | ratio | GFLOP/s (effective) \
+         | CPU time (ms) | GEMMs alone CPU (ms) | CPU ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (op, t, tg, flop) in [
         ("forward", t_fwd, g_fwd, fwd_flop),
         (
@@ -171,11 +340,25 @@ fn bench(name: &str, encoder: &[usize], n: usize) {
         ("G·v (cached activations)", t_gv, g_gv, 4.0 * fwd_flop),
     ] {
         println!(
-            "| {op} | {t:.1} | {tg:.1} | {:.2} | {:.1} |",
-            t / tg,
-            flop / t / 1e6
+            "| {op} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {:.2} |",
+            t.wall,
+            tg.wall,
+            t.wall / tg.wall,
+            gflops(flop, t.wall),
+            t.cpu,
+            tg.cpu,
+            t.cpu / tg.cpu
         );
     }
+    let h = heaviest(&spec, n);
+    let ht = h.time(threads(), reps);
+    println!(
+        "\nHeaviest GEMM {}: {:.1} GFLOP/s on {} threads ({:.1} GFLOP/s per CPU-second).",
+        h.name(),
+        gflops(h.flop(), ht.wall),
+        threads(),
+        gflops(h.flop(), ht.cpu)
+    );
 }
 
 fn main() {
@@ -183,18 +366,92 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    if let Some(t) = std::env::var("HESSFREE_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        set_threads(t);
+    }
     let want = |n: &str| which.is_empty() || which.iter().any(|w| w == n);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "hessfree CPU per-operation benchmark ({} threads via MATRIXMULTIPLY_THREADS={})",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        std::env::var("MATRIXMULTIPLY_THREADS").unwrap_or_else(|_| "unset".into())
+        "hessfree CPU per-operation benchmark: {} threads, load average {}",
+        threads(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     if want("curves") {
         bench("CURVES", &[784, 400, 200, 100, 50, 25, 6], 5000);
     }
     if want("mnist") {
         bench("MNIST", &[784, 1000, 500, 250, 30], 7500);
+    }
+    if want("gemm") {
+        gemm_table(7500);
+    }
+    if which.iter().any(|w| w == "profile") {
+        profile(&[784, 1000, 500, 250, 30], 7500);
+    }
+}
+
+/// Only the library's operations, repeated, for a sampling profiler
+/// (`-- profile`; not part of the default run).
+fn profile(encoder: &[usize], n: usize) {
+    let spec = NetSpec::autoencoder(encoder, Activation::Logistic).unwrap();
+    let theta = initial_params(&spec, Init::default(), 1).unwrap();
+    let mut rng = Rng::new(2);
+    let x = Array2::from_shape_fn((n, spec.input_dim()), |_| rng.uniform() as f32);
+    let v: Vec<f32> = (0..spec.num_params())
+        .map(|_| rng.normal() as f32 * 0.01)
+        .collect();
+    let mut grad = vec![0.0f32; spec.num_params()];
+    let cache = ChunkCache::new(
+        &spec,
+        &theta,
+        x.clone(),
+        x.clone(),
+        CurvatureKind::GaussNewton,
+    );
+    let acts = forward(&spec, &theta, x.view());
+    let z64 = acts.output_z.mapv(f64::from);
+    let y64 = acts.output().mapv(f64::from);
+    let t64 = x.mapv(f64::from);
+    for (op, t) in [
+        (
+            "forward",
+            time_ms(4, || {
+                std::hint::black_box(forward(&spec, &theta, x.view()));
+            }),
+        ),
+        (
+            "gradient",
+            time_ms(4, || {
+                let acts = forward(&spec, &theta, x.view());
+                let d = output_delta(spec.loss(), acts.output(), &x.view());
+                accumulate_gradient(&spec, &theta, x.view(), &acts, d, 1.0, &mut grad, None);
+            }),
+        ),
+        (
+            "G·v",
+            time_ms(4, || {
+                curvature_product(&spec, &theta, &cache, &v, &mut grad)
+            }),
+        ),
+        (
+            "chunk loss (output layer, f64)",
+            time_ms(4, || {
+                std::hint::black_box(cache.loss(&spec));
+            }),
+        ),
+        (
+            "same loss from f64 copies (libm exp and log1p)",
+            time_ms(4, || {
+                std::hint::black_box(batch_loss(spec.loss(), &z64, &y64, &t64.view()));
+            }),
+        ),
+    ] {
+        println!("{op}: {:.1} ms wall, {:.1} ms CPU", t.wall, t.cpu);
     }
 }

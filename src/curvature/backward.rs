@@ -2,10 +2,8 @@
 
 use ndarray::{s, Array2, ArrayView2, Zip};
 
-use super::forward::{
-    column_sums, fused_product, mul_derivative, par_rows, weights, weights_mut, Activations,
-};
-use super::parallel::gemm_tn;
+use super::forward::{fused_product, mul_derivative, par_rows, weights, weights_mut, Activations};
+use super::parallel::{column_sums, gemm_tn};
 use super::real::Real;
 use crate::net::{Loss, NetSpec};
 
@@ -123,7 +121,11 @@ pub fn accumulate_gradient<T: Real>(
             T::one(),
             &mut weights_mut(grad, &slot),
         );
-        add_scaled(&mut grad[slot.biases..slot.end()], &column_sums(&d), scale);
+        add_scaled(
+            &mut grad[slot.biases..slot.end()],
+            &column_sums(&d.view()),
+            scale,
+        );
         if let Some(stat) = stat.as_deref_mut() {
             let d2 = squared(&d.view());
             gemm_tn(
@@ -133,7 +135,11 @@ pub fn accumulate_gradient<T: Real>(
                 T::one(),
                 &mut weights_mut(stat, &slot),
             );
-            add_scaled(&mut stat[slot.biases..slot.end()], &column_sums(&d2), scale);
+            add_scaled(
+                &mut stat[slot.biases..slot.end()],
+                &column_sums(&d2.view()),
+                scale,
+            );
         }
         if l > 0 {
             d = delta_to_previous_layer(spec, theta, acts, l, &d, None);

@@ -1,7 +1,7 @@
 //! The forward pass and the matched losses.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Zip};
 
 use super::parallel::{for_row_blocks, map_row_blocks};
 use super::real::Real;
@@ -94,7 +94,7 @@ where
 /// Applies a hidden or output non-linearity in place.
 pub(crate) fn activate<T: Real>(act: Activation, z: &mut ArrayViewMut2<'_, T>) {
     match act {
-        Activation::Logistic => z.mapv_inplace(|v| T::one() / (T::one() + (-v).exp())),
+        Activation::Logistic => for_each_row_slice(z, T::logistic_in_place),
         Activation::Tanh => z.mapv_inplace(|v| v.tanh()),
         Activation::Linear => {}
         Activation::Relu => z.mapv_inplace(|v| if v > T::zero() { v } else { T::zero() }),
@@ -104,6 +104,23 @@ pub(crate) fn activate<T: Real>(act: Activation, z: &mut ArrayViewMut2<'_, T>) {
                 row.mapv_inplace(|v| (v - m).exp());
                 let s = row.sum();
                 row.mapv_inplace(|v| v / s);
+            }
+        }
+    }
+}
+
+/// Calls `f` on the contiguous storage of `m` (one call), or on each row.
+fn for_each_row_slice<T: Real>(m: &mut ArrayViewMut2<'_, T>, f: impl Fn(&mut [T])) {
+    if let Some(all) = m.as_slice_mut() {
+        return f(all);
+    }
+    for mut row in m.rows_mut() {
+        match row.as_slice_mut() {
+            Some(r) => f(r),
+            None => {
+                let mut owned = row.to_vec();
+                f(&mut owned);
+                row.assign(&ndarray::ArrayView1::from(&owned[..]));
             }
         }
     }
@@ -198,14 +215,10 @@ impl std::ops::AddAssign for BatchLoss {
     }
 }
 
-/// `log(1 + e^z)` without overflow.
-#[inline]
-fn softplus(z: f64) -> f64 {
-    z.max(0.0) + (-z.abs()).exp().ln_1p()
-}
-
 /// Per-example losses (summed) from the output pre-activations `z`, outputs
-/// `y` and targets `t`, in f64.
+/// `y` and targets `t`, in f64. Each example's loss is summed over its units,
+/// then the examples are added in order, so the result does not depend on the
+/// thread count.
 pub fn batch_loss<T: Real>(
     loss: Loss,
     z: &Array2<T>,
@@ -217,27 +230,39 @@ pub fn batch_loss<T: Real>(
         rows_loss(loss, &z.slice(rows), &y.slice(rows), &t.slice(rows))
     });
     let mut out = BatchLoss::default();
-    for p in parts {
-        out += p;
+    for example in parts.iter().flatten() {
+        out += *example;
     }
     out
 }
 
+/// The loss and squared error of each example (row).
 fn rows_loss<T: Real>(
     loss: Loss,
     z: &ArrayView2<T>,
     y: &ArrayView2<T>,
     t: &ArrayView2<T>,
-) -> BatchLoss {
-    let mut out = BatchLoss::default();
+) -> Vec<BatchLoss> {
+    let mut softplus = vec![0.0f64; z.ncols()];
+    let mut z_row = Vec::new();
+    let mut out = Vec::with_capacity(z.nrows());
     for ((zr, yr), tr) in z.rows().into_iter().zip(y.rows()).zip(t.rows()) {
         let mut l = 0.0f64;
         let mut e = 0.0f64;
         match loss {
             Loss::CrossEntropy => {
-                for ((&z, &y), &t) in zr.iter().zip(yr).zip(tr) {
+                let zs = match zr.as_slice() {
+                    Some(zs) => zs,
+                    None => {
+                        z_row.clear();
+                        z_row.extend(zr.iter().copied());
+                        &z_row[..]
+                    }
+                };
+                T::softplus_into(zs, &mut softplus);
+                for (((&sp, &z), &y), &t) in softplus.iter().zip(zs).zip(yr).zip(tr) {
                     let (z, t) = (z.f64(), t.f64());
-                    l += softplus(z) - t * z;
+                    l += sp - t * z;
                     e += (y.f64() - t).powi(2);
                 }
             }
@@ -258,13 +283,10 @@ fn rows_loss<T: Real>(
                 }
             }
         }
-        out.loss_sum += l;
-        out.sq_error_sum += e;
+        out.push(BatchLoss {
+            loss_sum: l,
+            sq_error_sum: e,
+        });
     }
     out
-}
-
-/// Column sums of a batch matrix (for bias gradients), in `T`.
-pub(crate) fn column_sums<T: Real>(d: &Array2<T>) -> ndarray::Array1<T> {
-    d.sum_axis(Axis(0))
 }

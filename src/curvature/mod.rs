@@ -10,6 +10,7 @@
 //! included here; the network objective adds them.
 
 mod backward;
+mod fastmath;
 mod finite_diff;
 mod forward;
 mod parallel;

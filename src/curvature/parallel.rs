@@ -6,11 +6,17 @@
 //! while they are still in cache. Each output element is computed by exactly
 //! one thread in the same order whatever the thread count, so results are
 //! bit-identical for 1, 2 or 64 threads.
+//!
+//! matrixmultiply itself runs single-threaded inside each block: ndarray is
+//! built without its `matrixmultiply-threading` feature. (With it,
+//! matrixmultiply started one thread per physical core inside *every* block
+//! unless `MATMUL_NUM_THREADS` was set, oversubscribing the cores and spinning
+//! in `sched_yield`.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 
 use super::real::Real;
 
@@ -73,13 +79,28 @@ where
         f(0, out.view_mut());
         return;
     }
+    let f = &f;
+    let mut jobs = Vec::with_capacity(plan.len());
+    let mut rest = out.view_mut();
+    for &(start, len) in &plan {
+        let (block, tail) = rest.split_at(Axis(0), len);
+        rest = tail;
+        jobs.push(move || f(start, block));
+    }
+    run_all(jobs);
+}
+
+/// Runs `jobs` in parallel: all but the last on scoped threads, the last on
+/// the calling thread, which already holds a core (and would otherwise only
+/// wait); a job's panic is propagated.
+fn run_all<J: FnOnce() + Send>(mut jobs: Vec<J>) {
+    let last = jobs.pop();
     std::thread::scope(|scope| {
-        let mut rest = out.view_mut();
-        for &(start, len) in &plan {
-            let (block, tail) = rest.split_at(Axis(0), len);
-            rest = tail;
-            let f = &f;
-            scope.spawn(move || f(start, block));
+        for job in jobs {
+            scope.spawn(job);
+        }
+        if let Some(job) = last {
+            job();
         }
     });
 }
@@ -95,18 +116,23 @@ where
     if plan.len() == 1 {
         return vec![f(0, rows)];
     }
+    let Some((&(last_start, last_len), head)) = plan.split_last() else {
+        return Vec::new();
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
+        let f = &f;
+        let handles: Vec<_> = head
             .iter()
-            .map(|&(start, len)| {
-                let f = &f;
-                scope.spawn(move || f(start, len))
-            })
+            .map(|&(start, len)| scope.spawn(move || f(start, len)))
             .collect();
-        handles
+        // The calling thread takes the last block instead of only waiting.
+        let last = f(last_start, last_len);
+        let mut out: Vec<R> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+            .collect();
+        out.push(last);
+        out
     })
 }
 
@@ -125,13 +151,44 @@ pub(crate) fn gemm_tn<T: Real>(
         general_mat_mul(alpha, &a.t(), b, beta, c);
         return;
     }
-    std::thread::scope(|scope| {
-        let mut rest = c.view_mut();
-        for &(start, len) in &plan {
-            let (mut block, tail) = rest.split_at(Axis(0), len);
-            rest = tail;
-            let a_cols = a.slice(s![.., start..start + len]);
-            scope.spawn(move || general_mat_mul(alpha, &a_cols.t(), b, beta, &mut block));
+    let mut jobs = Vec::with_capacity(plan.len());
+    let mut rest = c.view_mut();
+    for &(start, len) in &plan {
+        let (mut block, tail) = rest.split_at(Axis(0), len);
+        rest = tail;
+        let a_cols = a.slice(s![.., start..start + len]);
+        jobs.push(move || general_mat_mul(alpha, &a_cols.t(), b, beta, &mut block));
+    }
+    run_all(jobs);
+}
+
+/// Column sums of `d` (for bias gradients), split over column blocks. Every
+/// column is summed over the rows in order by one thread, so the result does
+/// not depend on the thread count.
+pub(crate) fn column_sums<T: Real>(d: &ArrayView2<T>) -> Array1<T> {
+    let mut out = vec![T::zero(); d.ncols()];
+    let plan = plan(d.ncols(), 64);
+    let sum_into = |c0: usize, acc: &mut [T]| {
+        for row in d.rows() {
+            let row = row.slice_move(s![c0..c0 + acc.len()]);
+            match row.as_slice() {
+                Some(r) => acc.iter_mut().zip(r).for_each(|(a, &v)| *a = *a + v),
+                None => acc.iter_mut().zip(&row).for_each(|(a, &v)| *a = *a + v),
+            }
         }
-    });
+    };
+    if plan.len() == 1 {
+        sum_into(0, &mut out);
+        return Array1::from(out);
+    }
+    let sum_into = &sum_into;
+    let mut jobs = Vec::with_capacity(plan.len());
+    let mut rest = &mut out[..];
+    for &(start, len) in &plan {
+        let (block, tail) = rest.split_at_mut(len);
+        rest = tail;
+        jobs.push(move || sum_into(start, block));
+    }
+    run_all(jobs);
+    Array1::from(out)
 }

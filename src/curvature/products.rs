@@ -6,10 +6,10 @@ use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Zip};
 
 use super::backward::{add_scaled, all_deltas, delta_to_previous_layer, layer_input, output_delta};
 use super::forward::{
-    affine, batch_loss, biases, column_sums, forward, fused_product, mul_derivative, par_rows,
+    affine, batch_loss, biases, forward, fused_product, mul_derivative, par_rows,
     second_derivative_from_output, weights, weights_mut, Activations, BatchLoss,
 };
-use super::parallel::gemm_tn;
+use super::parallel::{column_sums, gemm_tn};
 use super::real::Real;
 use crate::hf::CurvatureKind;
 use crate::net::{Loss, NetSpec};
@@ -221,7 +221,11 @@ fn gauss_newton_or_hessian<T: Real>(
             &mut weights_mut(out, &slot),
         );
         out[slot.biases..slot.end()].fill(T::zero());
-        add_scaled(&mut out[slot.biases..slot.end()], &column_sums(&rd), scale);
+        add_scaled(
+            &mut out[slot.biases..slot.end()],
+            &column_sums(&rd.view()),
+            scale,
+        );
         if hessian && l > 0 {
             gemm_tn(
                 scale,
@@ -298,7 +302,7 @@ fn empirical_fisher<T: Real>(spec: &NetSpec, cache: &ChunkCache<T>, v: &[T], out
         out[slot.biases..slot.end()].fill(T::zero());
         add_scaled(
             &mut out[slot.biases..slot.end()],
-            &column_sums(&weighted),
+            &column_sums(&weighted.view()),
             scale,
         );
     }

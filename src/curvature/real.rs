@@ -9,6 +9,23 @@ pub trait Real: LinalgScalar + Float + Send + Sync + std::fmt::Debug + 'static {
     fn of(x: f64) -> Self;
     /// Converts to `f64` exactly.
     fn f64(self) -> f64;
+    /// Replaces every value `z` of `xs` by the logistic `1 / (1 + e^(−z))`.
+    /// `f64` uses libm's `exp`; `f32` a vectorised exponential accurate to a
+    /// few ulp (see `fastmath`).
+    fn logistic_in_place(xs: &mut [Self]) {
+        for v in xs.iter_mut() {
+            *v = Self::one() / (Self::one() + (-*v).exp());
+        }
+    }
+    /// `out[i] = log(1 + e^z[i])` in f64 for the elements both slices have.
+    /// `f64` uses libm's `exp` and `log1p`; `f32` a vectorised version
+    /// accurate to a few f64 ulp (see `fastmath`).
+    fn softplus_into(z: &[Self], out: &mut [f64]) {
+        for (o, &z) in out.iter_mut().zip(z) {
+            let z = z.f64();
+            *o = z.max(0.0) + (-z.abs()).exp().ln_1p();
+        }
+    }
 }
 
 impl Real for f32 {
@@ -17,6 +34,12 @@ impl Real for f32 {
     }
     fn f64(self) -> f64 {
         self as f64
+    }
+    fn logistic_in_place(xs: &mut [Self]) {
+        super::fastmath::logistic_f32(xs)
+    }
+    fn softplus_into(z: &[Self], out: &mut [f64]) {
+        super::fastmath::softplus_f32_to_f64(z, out)
     }
 }
 
