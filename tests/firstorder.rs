@@ -97,11 +97,12 @@ impl LeastSquares {
                 .max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))
                 .unwrap();
             a.swap(col, pivot);
-            for r in 0..d {
+            let pivot_row = a[col].clone();
+            for (r, row) in a.iter_mut().enumerate() {
                 if r != col {
-                    let factor = a[r][col] / a[col][col];
-                    for k in col..=d {
-                        a[r][k] -= factor * a[col][k];
+                    let factor = row[col] / pivot_row[col];
+                    for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                        *x -= factor * p;
                     }
                 }
             }
