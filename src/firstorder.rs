@@ -118,6 +118,10 @@ pub struct FirstOrderConfig {
     /// Visit the minibatches of each epoch in a seeded random order (else in
     /// data order). Default true.
     pub shuffle_batches: bool,
+    /// [`FirstOrder::run`] evaluates the full training objective and calls
+    /// its callback every this many epochs (≥ 1), and always after the last
+    /// epoch; `target_error` is checked at these reports. Default 1.
+    pub report_every: u64,
     /// Seed of the minibatch order. Default 0.
     pub seed: u64,
 }
@@ -144,6 +148,7 @@ impl FirstOrderConfig {
             target_error: None,
             max_seconds: 0.0,
             shuffle_batches: true,
+            report_every: 1,
             seed: 0,
         }
     }
@@ -179,7 +184,9 @@ impl FirstOrderConfig {
             if (0.0..1.0).contains(&x) {
                 Ok(())
             } else {
-                Err(Error::out_of_range(format!("{name} must lie in [0, 1), got {x}")))
+                Err(Error::out_of_range(format!(
+                    "{name} must lie in [0, 1), got {x}"
+                )))
             }
         };
         match self.method {
@@ -197,6 +204,11 @@ impl FirstOrderConfig {
         positive("learning_rate", self.learning_rate)?;
         if self.batch_size == 0 {
             return Err(Error::out_of_range("batch_size must be at least 1, got 0"));
+        }
+        if self.report_every == 0 {
+            return Err(Error::out_of_range(
+                "report_every must be at least 1, got 0",
+            ));
         }
         non_negative("max_passes", self.max_passes)?;
         non_negative("max_seconds", self.max_seconds)?;
@@ -536,6 +548,14 @@ pub struct FirstOrder<O: MinibatchObjective> {
     last_metrics: Option<Metrics>,
 }
 
+/// An epoch's steps done, before its report.
+struct EpochEnd {
+    steps: u64,
+    stop: Option<Termination>,
+    non_finite: Option<NonFiniteAt>,
+    started: Instant,
+}
+
 /// How an epoch's minibatch loop ended.
 enum LoopEnd {
     Complete,
@@ -641,8 +661,7 @@ impl<O: MinibatchObjective> FirstOrder<O> {
         if c.max_passes > 0.0 && self.gradient_examples as f64 >= c.max_passes * n {
             return Some(Termination::MaxPasses);
         }
-        if c.max_seconds > 0.0 && self.seconds + started.elapsed().as_secs_f64() >= c.max_seconds
-        {
+        if c.max_seconds > 0.0 && self.seconds + started.elapsed().as_secs_f64() >= c.max_seconds {
             return Some(Termination::MaxSeconds);
         }
         None
@@ -699,7 +718,12 @@ impl<O: MinibatchObjective> FirstOrder<O> {
             }
             steps += 1;
         }
-        Ok((steps, LoopEnd::Complete))
+        // A budget spent by the epoch's last step ends the run here, so that
+        // this epoch, not an empty one, is the last reported.
+        match self.budget_spent(started) {
+            Some(t) => Ok((steps, LoopEnd::Budget(t))),
+            None => Ok((steps, LoopEnd::Complete)),
+        }
     }
 
     /// Runs one epoch (every minibatch once, in the seeded order) and the
@@ -707,33 +731,57 @@ impl<O: MinibatchObjective> FirstOrder<O> {
     /// or `max_seconds` is spent or a step meets NaN/Inf (then θ and the
     /// state are those before that step and the report says where).
     pub fn run_epoch(&mut self) -> Result<EpochReport> {
-        Ok(self.epoch_with_end()?.0)
+        let epoch = self.train_epoch()?;
+        Ok(self.report(epoch)?.0)
     }
 
-    fn epoch_with_end(&mut self) -> Result<(EpochReport, Option<Termination>)> {
+    /// The minibatch steps of the next epoch, and whether the run must stop.
+    fn train_epoch(&mut self) -> Result<EpochEnd> {
         let started = Instant::now();
         self.epoch += 1;
         let (steps, end) = self.epoch_steps(started)?;
-        let metrics = self.objective.train_metrics(&self.theta)?;
-        self.last_metrics = Some(metrics);
-        let wall = started.elapsed().as_secs_f64();
-        self.seconds += wall;
-        let (stop, non_finite) = match end {
+        let (mut stop, non_finite) = match end {
             LoopEnd::NonFinite(at) => (Some(Termination::NonFinite), Some(at)),
-            // A finite last step can still give an overflowing full objective.
-            _ if !metrics.objective.is_finite() => {
-                let at = NonFiniteAt {
-                    epoch: self.epoch,
-                    step: 0,
-                    start: 0,
-                    len: self.objective.num_examples(),
-                    what: NonFiniteWhat::Objective,
-                };
-                (Some(Termination::NonFinite), Some(at))
-            }
             LoopEnd::Budget(t) => (Some(t), None),
             LoopEnd::Complete => (None, None),
         };
+        let max_epochs = self.config.max_epochs;
+        if stop.is_none() && max_epochs > 0 && self.epoch >= max_epochs {
+            stop = Some(Termination::MaxEpochs);
+        }
+        self.seconds += started.elapsed().as_secs_f64();
+        Ok(EpochEnd {
+            steps,
+            stop,
+            non_finite,
+            started,
+        })
+    }
+
+    /// The full-batch pass and report after an epoch; a non-finite objective
+    /// there stops the run.
+    fn report(&mut self, epoch: EpochEnd) -> Result<(EpochReport, Option<Termination>)> {
+        let EpochEnd {
+            steps,
+            mut stop,
+            mut non_finite,
+            started,
+        } = epoch;
+        let before = Instant::now();
+        let metrics = self.objective.train_metrics(&self.theta)?;
+        self.last_metrics = Some(metrics);
+        // A finite last step can still give an overflowing full objective.
+        if non_finite.is_none() && !metrics.objective.is_finite() {
+            stop = Some(Termination::NonFinite);
+            non_finite = Some(NonFiniteAt {
+                epoch: self.epoch,
+                step: 0,
+                start: 0,
+                len: self.objective.num_examples(),
+                what: NonFiniteWhat::Objective,
+            });
+        }
+        self.seconds += before.elapsed().as_secs_f64();
         let report = EpochReport {
             epoch: self.epoch,
             steps,
@@ -741,7 +789,7 @@ impl<O: MinibatchObjective> FirstOrder<O> {
             passes: self.passes(),
             objective: metrics.objective,
             train_error: metrics.error,
-            wall_seconds: wall,
+            wall_seconds: started.elapsed().as_secs_f64(),
             total_seconds: self.seconds,
             non_finite,
         };
@@ -751,21 +799,30 @@ impl<O: MinibatchObjective> FirstOrder<O> {
     /// Runs epochs until a stop condition: `max_epochs` (counted over the
     /// whole run, across calls), `max_passes`, `max_seconds`, `target_error`,
     /// NaN/Inf, or the callback returning [`Control::Stop`]. The callback sees
-    /// every epoch's report. Errors from the objective are returned as `Err`.
+    /// every `report_every`-th epoch's report and the last one. Errors from
+    /// the objective are returned as `Err`.
     pub fn run<F: FnMut(&EpochReport) -> Control>(&mut self, mut callback: F) -> Result<Summary> {
         let mut non_finite = None;
         let termination = loop {
             if self.config.max_epochs > 0 && self.epoch >= self.config.max_epochs {
                 break Termination::MaxEpochs;
             }
-            let (report, stop) = self.epoch_with_end()?;
-            let control = callback(&report);
+            let epoch = self.train_epoch()?;
+            let due = epoch.stop.is_some() || self.epoch % self.config.report_every == 0;
+            let (report, stop) = if due {
+                let (report, stop) = self.report(epoch)?;
+                (Some(report), stop)
+            } else {
+                (None, epoch.stop)
+            };
+            let control = report.as_ref().map_or(Control::Continue, &mut callback);
             if let Some(t) = stop {
-                non_finite = report.non_finite;
+                non_finite = report.and_then(|r| r.non_finite);
                 break t;
             }
             let target = self.config.target_error;
-            if target.is_some_and(|t| report.train_error.is_some_and(|e| e <= t)) {
+            let error = report.and_then(|r| r.train_error);
+            if target.is_some_and(|t| error.is_some_and(|e| e <= t)) {
                 break Termination::TargetError;
             }
             if control == Control::Stop {
@@ -817,7 +874,11 @@ mod tests {
             batch_size: 0,
             ..FirstOrderConfig::adam()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("batch_size"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("batch_size"));
     }
 
     #[test]

@@ -51,7 +51,11 @@ impl LeastSquares {
 
     fn residual(&self, theta: &[f32], i: usize) -> f64 {
         let row = &self.x[i * self.d..(i + 1) * self.d];
-        row.iter().zip(theta).map(|(a, &t)| a * t as f64).sum::<f64>() - self.y[i]
+        row.iter()
+            .zip(theta)
+            .map(|(a, &t)| a * t as f64)
+            .sum::<f64>()
+            - self.y[i]
     }
 
     fn loss_on(&self, theta: &[f32], start: usize, len: usize) -> f64 {
@@ -93,11 +97,12 @@ impl LeastSquares {
                 .max_by(|&p, &q| a[p][col].abs().total_cmp(&a[q][col].abs()))
                 .unwrap();
             a.swap(col, pivot);
-            for r in 0..d {
+            let pivot_row = a[col].clone();
+            for (r, row) in a.iter_mut().enumerate() {
                 if r != col {
-                    let factor = a[r][col] / a[col][col];
-                    for k in col..=d {
-                        a[r][k] -= factor * a[col][k];
+                    let factor = row[col] / pivot_row[col];
+                    for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                        *x -= factor * p;
                     }
                 }
             }
@@ -278,7 +283,11 @@ fn same_seed_is_bit_identical_and_the_seed_matters() {
         assert_eq!(bits(&a), bits(&b));
         assert_eq!(fa.to_bits(), fb.to_bits());
         assert_eq!(ta, tb);
-        assert_ne!(bits(&a), bits(&c), "a different seed should reorder batches");
+        assert_ne!(
+            bits(&a),
+            bits(&c),
+            "a different seed should reorder batches"
+        );
     }
 }
 
@@ -304,7 +313,10 @@ fn nan_gradient_stops_cleanly_with_the_last_finite_parameters() {
     eprintln!("{}", summary.brief());
     assert_eq!(summary.termination, Termination::NonFinite);
     let at = summary.non_finite.expect("the summary says where");
-    assert_eq!((at.epoch, at.step, at.what), (3, 25, NonFiniteWhat::Gradient));
+    assert_eq!(
+        (at.epoch, at.step, at.what),
+        (3, 25, NonFiniteWhat::Gradient)
+    );
     assert_eq!(at.len, 20);
     assert!(summary.brief().contains("NaN/Inf"), "{}", summary.brief());
     assert_eq!(summary.steps, 24);
@@ -380,7 +392,9 @@ fn net_minibatch_gradients_average_to_the_full_gradient() {
     let (mut objective, theta) = tiny_net_objective();
     let p = theta.len();
     let mut full = vec![0f32; p];
-    let f = objective.loss_and_gradient(&theta, &mut full, None).unwrap();
+    let f = objective
+        .loss_and_gradient(&theta, &mut full, None)
+        .unwrap();
     // The whole range is the full objective.
     let mut whole = vec![0f32; p];
     let fw = objective
@@ -443,10 +457,21 @@ fn adam_and_sgd_train_a_tiny_net() {
     ] {
         let (mut objective, theta) = tiny_net_objective();
         let start = objective.train_metrics(&theta).unwrap().error.unwrap();
+        let config = FirstOrderConfig {
+            report_every: 4,
+            ..config
+        };
         let mut opt = FirstOrder::new(objective, &theta, config).unwrap();
-        let summary = opt.run(|_| Control::Continue).unwrap();
+        let mut reported = Vec::new();
+        let summary = opt
+            .run(|r| {
+                reported.push(r.epoch);
+                Control::Continue
+            })
+            .unwrap();
         eprintln!("{name}: start error {start:.3}; {}", summary.brief());
         assert_eq!(summary.termination, Termination::MaxEpochs);
+        assert_eq!(reported, [4, 8, 12, 15], "every 4th epoch and the last");
         assert!((summary.passes - 15.0).abs() < 1e-12);
         let end = summary.final_train_error.unwrap();
         assert!(end < 0.8 * start, "{name}: train error {start} -> {end}");
