@@ -249,6 +249,12 @@ fn parse_body(body: &[u8]) -> Result<Container> {
 /// Writes `bytes` to `path` atomically: a temporary file in the same
 /// directory is written and synced, renamed over `path`, and the directory
 /// is synced (on Unix) so the rename survives a crash.
+///
+/// The temporary file is named `.<name>.tmp-<pid>-<n>`, unique per process
+/// and per call, so concurrent writers (threads or processes) never share
+/// one. A writer killed mid-write leaves its temporary file behind; each
+/// write first removes those of `path` whose process is gone (Unix), so
+/// they never pile up.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -257,11 +263,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::invalid(format!("'{}' is not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let prefix = temp_prefix(&name.to_string_lossy());
+    remove_stale_temps(&dir, &prefix);
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!("{prefix}{}-{n}", std::process::id()));
     let result = write_and_sync(&tmp, bytes).and_then(|()| {
         std::fs::rename(&tmp, path)
             .map_err(|e| Error::io(path, "cannot rename temporary file onto", e))
@@ -272,6 +278,57 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     sync_dir(&dir);
     Ok(())
+}
+
+/// The start of the temporary file names [`write_atomic`] uses for `name`;
+/// the writer's process id and a counter follow.
+pub fn temp_prefix(name: &str) -> String {
+    format!(".{name}.tmp-")
+}
+
+/// Best effort: removes `dir/<prefix><pid>-<n>` files left by processes that
+/// no longer exist. Files of live processes (this one included) are kept,
+/// since they may be writes in progress.
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|f| f.strip_prefix(prefix)) else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !process_alive(pid)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid` exists. Conservative: true unless the system says
+/// there is no such process (and always true off Unix).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        if pid == std::process::id() {
+            return true;
+        }
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return true;
+        };
+        if pid <= 0 {
+            return true;
+        }
+        // Signal 0 checks existence without sending anything.
+        // SAFETY: kill(2) with signal 0 has no side effects.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
 }
 
 fn write_and_sync(tmp: &Path, bytes: &[u8]) -> Result<()> {

@@ -10,6 +10,7 @@
 //!   (Gauss-Newton, Hessian, empirical Fisher, finite differences).
 //! - [`backend`]: where the numbers are crunched (CPU; CUDA behind the `cuda` feature).
 //! - [`hf`]: the optimizer, which works on any [`hf::Objective`].
+//! - [`firstorder`]: SGD with momentum and Adam baselines over the same objectives.
 //! - [`data`]: data sets, the MNIST reader and the CURVES-like and FACES-like generators.
 //! - [`ffi`]: the C ABI (`include/hessfree.h`).
 
@@ -19,6 +20,7 @@ pub mod curvature;
 pub mod data;
 pub mod error;
 pub mod ffi;
+pub mod firstorder;
 pub mod hf;
 pub mod net;
 pub mod presets;

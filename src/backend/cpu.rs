@@ -55,6 +55,22 @@ pub(crate) fn evaluate_dataset(
     theta: &[f32],
     data: &Dataset,
     eval_chunk: usize,
+    grad: Option<&mut [f32]>,
+    stat: Option<&mut [f32]>,
+) -> Result<PassResult> {
+    evaluate_rows(spec, theta, data, 0, data.len(), eval_chunk, grad, stat)
+}
+
+/// [`evaluate_dataset`] restricted to the examples `start..start+len` of
+/// `data` (means are over those examples); used for minibatch gradients.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn evaluate_rows(
+    spec: &NetSpec,
+    theta: &[f32],
+    data: &Dataset,
+    start: usize,
+    len: usize,
+    eval_chunk: usize,
     mut grad: Option<&mut [f32]>,
     mut stat: Option<&mut [f32]>,
 ) -> Result<PassResult> {
@@ -71,7 +87,8 @@ pub(crate) fn evaluate_dataset(
         }
     }
     check_data_fits(spec, data, "the")?;
-    let n = data.len();
+    let end = check_row_range(start, len, data.len())?;
+    let n = len;
     let eval_chunk = if eval_chunk == 0 {
         DEFAULT_EVAL_CHUNK
     } else {
@@ -81,9 +98,9 @@ pub(crate) fn evaluate_dataset(
     grad.iter_mut().for_each(|g| g.fill(0.0));
     stat.iter_mut().for_each(|s| s.fill(0.0));
     let mut sums = BatchLoss::default();
-    let mut start = 0;
-    while start < n {
-        let len = eval_chunk.min(n - start);
+    let mut start = start;
+    while start < end {
+        let len = eval_chunk.min(end - start);
         let x = data.input_rows(start, len);
         let t = data.target_rows(start, len);
         let acts = forward(spec, theta, x);
@@ -99,6 +116,16 @@ pub(crate) fn evaluate_dataset(
         error: sums.sq_error_sum / n as f64,
         examples: n,
     })
+}
+
+/// Checks that `start..start+len` is a non-empty range inside `0..n`; returns its end.
+fn check_row_range(start: usize, len: usize, n: usize) -> Result<usize> {
+    match start.checked_add(len) {
+        Some(end) if len > 0 && end <= n => Ok(end),
+        _ => Err(Error::out_of_range(format!(
+            "example range {start}..{start}+{len} is empty or lies outside the {n} examples"
+        ))),
+    }
 }
 
 impl CpuBackend {
@@ -171,6 +198,28 @@ impl Backend for CpuBackend {
         self.check_len("theta", theta.len())?;
         let data = self.split(split)?;
         evaluate_dataset(&self.spec, theta, data, self.eval_chunk, grad, stat)
+    }
+
+    fn evaluate_range(
+        &mut self,
+        theta: &[f32],
+        split: Split,
+        start: usize,
+        len: usize,
+        grad: Option<&mut [f32]>,
+    ) -> Result<PassResult> {
+        self.check_len("theta", theta.len())?;
+        let data = self.split(split)?;
+        evaluate_rows(
+            &self.spec,
+            theta,
+            data,
+            start,
+            len,
+            self.eval_chunk,
+            grad,
+            None,
+        )
     }
 
     fn set_chunk(&mut self, theta: &[f32], chunk: Chunk, kind: CurvatureKind) -> Result<()> {

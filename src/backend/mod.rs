@@ -6,6 +6,8 @@
 //! backend calls, not thousands of small ones.
 
 mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod memory;
 
 pub(crate) use cpu::{check_data_fits, evaluate_dataset};
@@ -47,11 +49,17 @@ pub struct ChosenBackend {
     pub note: String,
 }
 
-/// Creates the backend `choice` asks for over `train` (and `test`).
-///
-/// `Cuda` fails with `ErrorKind::BackendUnavailable` (saying why) when the
-/// library was built without the `cuda` feature or no device can be used;
-/// `Auto` then falls back to the CPU and says so in the note.
+/// How a backend should run, beyond which one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackendOptions {
+    /// Examples per slice of a full pass (0 = [`DEFAULT_EVAL_CHUNK`]).
+    pub eval_chunk: usize,
+    /// Allow TF32 tensor-core GEMMs (CUDA only).
+    pub tf32: bool,
+}
+
+/// Creates the backend `choice` asks for over `train` (and `test`), with
+/// FP32 GEMMs; see [`create_backend_with`].
 pub fn create_backend(
     choice: BackendChoice,
     spec: NetSpec,
@@ -59,36 +67,99 @@ pub fn create_backend(
     test: Option<Dataset>,
     eval_chunk: usize,
 ) -> Result<ChosenBackend> {
-    let cuda_reason = match choice {
-        BackendChoice::Cpu => None,
-        BackendChoice::Auto | BackendChoice::Cuda => Some(cuda_unavailable_reason()),
+    let options = BackendOptions {
+        eval_chunk,
+        tf32: false,
     };
-    if choice == BackendChoice::Cuda {
+    create_backend_with(choice, spec, train, test, options)
+}
+
+/// Creates the backend `choice` asks for over `train` (and `test`).
+///
+/// `Cuda` fails with `ErrorKind::BackendUnavailable` (saying why) when the
+/// library was built without the `cuda` feature or no device can be used
+/// (`ResourceLimit` when the data do not fit on the device); `Auto` then
+/// falls back to the CPU and says so in the note.
+pub fn create_backend_with(
+    choice: BackendChoice,
+    spec: NetSpec,
+    train: Dataset,
+    test: Option<Dataset>,
+    options: BackendOptions,
+) -> Result<ChosenBackend> {
+    check_data_fits(&spec, &train, "training")?;
+    if let Some(test) = &test {
+        check_data_fits(&spec, test, "test")?;
+    }
+    let cuda_failure = match choice {
+        BackendChoice::Cpu => None,
+        BackendChoice::Auto | BackendChoice::Cuda => {
+            match try_cuda(&spec, &train, test.as_ref(), options) {
+                Ok(chosen) => return Ok(chosen),
+                Err(e) => Some(e),
+            }
+        }
+    };
+    if let (BackendChoice::Cuda, Some(e)) = (choice, &cuda_failure) {
+        if e.kind() == ErrorKind::ResourceLimit {
+            return Err(e.clone());
+        }
         return Err(Error::new(
             ErrorKind::BackendUnavailable,
-            format!(
-                "the CUDA backend is unavailable: {}",
-                cuda_reason.unwrap_or_default()
-            ),
+            format!("the CUDA backend is unavailable: {}", e.message()),
         ));
     }
-    let note = match cuda_reason {
-        Some(reason) => format!("cpu (auto: CUDA unavailable: {reason})"),
+    let note = match cuda_failure {
+        Some(e) => format!("cpu (auto: CUDA unavailable: {})", e.message()),
         None => "cpu".to_string(),
     };
     Ok(ChosenBackend {
-        backend: Box::new(CpuBackend::new(spec, train, test, eval_chunk)?),
+        backend: Box::new(CpuBackend::new(spec, train, test, options.eval_chunk)?),
         note,
     })
 }
 
-/// Why the CUDA backend cannot be used in this build.
-fn cuda_unavailable_reason() -> String {
-    if cfg!(feature = "cuda") {
-        "the CUDA backend is not implemented in this version".to_string()
-    } else {
-        "this library was built without the `cuda` feature".to_string()
+/// Whether the CUDA backend can run here: the name of the device it would
+/// use (`HESSFREE_CUDA_DEVICE`, default 0), or why not.
+pub fn cuda_status() -> std::result::Result<String, String> {
+    #[cfg(feature = "cuda")]
+    {
+        let device = cuda::CudaOptions::from_env(false, 0).map_err(|e| e.message().to_string())?;
+        cuda::device_status(device.device)
     }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Err(NO_CUDA_FEATURE.to_string())
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+const NO_CUDA_FEATURE: &str = "this library was built without the `cuda` feature";
+
+#[cfg(feature = "cuda")]
+fn try_cuda(
+    spec: &NetSpec,
+    train: &Dataset,
+    test: Option<&Dataset>,
+    options: BackendOptions,
+) -> Result<ChosenBackend> {
+    let cuda_options = cuda::CudaOptions::from_env(options.tf32, options.eval_chunk)?;
+    let backend = cuda::CudaBackend::new(spec, train, test, cuda_options)?;
+    let note = backend.name();
+    Ok(ChosenBackend {
+        backend: Box::new(backend),
+        note,
+    })
+}
+
+#[cfg(not(feature = "cuda"))]
+fn try_cuda(
+    _spec: &NetSpec,
+    _train: &Dataset,
+    _test: Option<&Dataset>,
+    _options: BackendOptions,
+) -> Result<ChosenBackend> {
+    Err(Error::new(ErrorKind::BackendUnavailable, NO_CUDA_FEATURE))
 }
 
 /// The numerical engine behind a network objective (all `f32` storage; the
@@ -113,6 +184,24 @@ pub trait Backend: Send {
         grad: Option<&mut [f32]>,
         stat: Option<&mut [f32]>,
     ) -> Result<PassResult>;
+    /// [`Backend::evaluate`] over the examples `start..start+len` of a split
+    /// only (a minibatch; means are over those examples): mean loss and
+    /// error and, with `grad`, their mean gradient. An empty or out-of-range
+    /// row range is an `OutOfRange` error. Backends without minibatch passes
+    /// keep this default, which returns `Unsupported`.
+    fn evaluate_range(
+        &mut self,
+        _theta: &[f32],
+        _split: Split,
+        start: usize,
+        len: usize,
+        _grad: Option<&mut [f32]>,
+    ) -> Result<PassResult> {
+        Err(Error::unsupported(format!(
+            "the {} backend cannot evaluate the example range {start}..{start}+{len} on its own",
+            self.name()
+        )))
+    }
     /// Caches what curvature products on `chunk` of the training set at θ need.
     fn set_chunk(&mut self, theta: &[f32], chunk: Chunk, kind: CurvatureKind) -> Result<()>;
     /// `out = C·v` on the current chunk (mean over its examples).

@@ -52,7 +52,9 @@ impl DampingRule {
         self.clamp(lambda * self.increase)
     }
 
+    /// Clamps to `[min, max]` and to the largest finite f64: λ = ∞ would
+    /// make every later step NaN and the session's checkpoint unloadable.
     fn clamp(&self, lambda: f64) -> f64 {
-        lambda.max(self.min).min(self.max)
+        lambda.max(self.min).min(self.max).min(f64::MAX)
     }
 }

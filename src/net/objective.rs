@@ -1,8 +1,9 @@
 //! A network and its data as an [`Objective`] for the HF optimizer.
 
-use crate::backend::{create_backend, Backend, Split};
+use crate::backend::{create_backend_with, Backend, BackendOptions, Split};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::firstorder::MinibatchObjective;
 use crate::hf::{Chunk, CurvatureKind, HfConfig, Metrics, Objective};
 
 use super::spec::NetSpec;
@@ -52,7 +53,11 @@ impl NetObjective {
         crate::backend::memory::check_fits(need, &format!("training {}", spec.describe()))?;
         crate::curvature::set_threads(usize::try_from(config.threads).unwrap_or(0));
         let eval_chunk = usize::try_from(config.eval_chunk_size).unwrap_or(0);
-        let chosen = create_backend(config.backend, spec, train, test, eval_chunk)?;
+        let options = BackendOptions {
+            eval_chunk,
+            tf32: config.tf32,
+        };
+        let chosen = create_backend_with(config.backend, spec, train, test, options)?;
         let objective = NetObjective::new(
             chosen.backend,
             config.weight_cost,
@@ -168,5 +173,21 @@ impl Objective for NetObjective {
             return Ok(None);
         }
         self.metrics(theta, Split::Test).map(Some)
+    }
+}
+
+impl MinibatchObjective for NetObjective {
+    fn minibatch_loss_and_gradient(
+        &mut self,
+        theta: &[f32],
+        start: usize,
+        len: usize,
+        grad: &mut [f32],
+    ) -> Result<f64> {
+        let pass = self
+            .backend
+            .evaluate_range(theta, Split::Train, start, len, Some(grad))?;
+        self.add_weight_cost(theta, grad);
+        Ok(pass.loss + self.weight_penalty(theta))
     }
 }

@@ -1,0 +1,122 @@
+//! GPU benchmark of the CUDA backend: G·v (with the chunk's activations
+//! cached, as CG uses it), H·v, F·v, forward and gradient passes on the
+//! paper's MNIST (chunk 7500) and CURVES (chunk 5000) autoencoders, FP32 and
+//! TF32. Each product is timed twice: on the device alone (v already
+//! uploaded, result left there) and through the host API the optimizer uses
+//! (upload v, product, download C·v: 2·P floats over the bus).
+//!
+//! Run (on a machine with a GPU): `cargo bench --features cuda --bench gpu`
+//! (optionally `-- mnist` or `-- curves`). Prints one line per measurement:
+//! `case precision operation median_ms min_ms reps`.
+//!
+//! The data are CURVES-like images for both shapes (timings do not depend on
+//! pixel values).
+
+use std::time::Instant;
+
+use hessfree::backend::cuda::{CudaBackend, CudaOptions};
+use hessfree::backend::{Backend, Split};
+use hessfree::data::curves;
+use hessfree::hf::{Chunk, CurvatureKind};
+use hessfree::net::{initial_params, Activation, Init, NetSpec};
+use hessfree::rng::Rng;
+
+/// Median and minimum wall time in milliseconds of `reps` runs after `warm` warm-ups.
+fn time_ms(warm: usize, reps: usize, mut f: impl FnMut()) -> (f64, f64) {
+    for _ in 0..warm {
+        f();
+    }
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    (times[times.len() / 2], times[0])
+}
+
+fn report(case: &str, precision: &str, op: &str, (median, min): (f64, f64), reps: usize) {
+    println!("{case:<7} {precision:<5} {op:<28} {median:>9.3} {min:>9.3} {reps:>5}");
+}
+
+fn bench_case(case: &str, encoder: &[usize], chunk: usize) {
+    let spec = NetSpec::autoencoder(encoder, Activation::Logistic).expect("valid preset");
+    let data = curves(chunk, 1).expect("CURVES-like data");
+    let p = spec.num_params();
+    let theta = initial_params(&spec, Init::default(), 1).expect("initial parameters");
+    let mut rng = Rng::new(2);
+    let v: Vec<f32> = (0..p).map(|_| rng.normal() as f32).collect();
+    let mut out = vec![0.0f32; p];
+    for tf32 in [false, true] {
+        let precision = if tf32 { "tf32" } else { "fp32" };
+        let options = CudaOptions {
+            device: 0,
+            tf32,
+            eval_chunk: chunk,
+        };
+        let mut gpu = match CudaBackend::new(&spec, &data, None, options) {
+            Ok(g) => g,
+            Err(e) => {
+                println!("SKIPPED: no CUDA device ({e})");
+                return;
+            }
+        };
+        if !tf32 {
+            println!("# {case}: {} on {}, P = {p}, chunk = {chunk}", spec.describe(), gpu.name());
+        }
+        let all = Chunk {
+            start: 0,
+            len: chunk,
+        };
+        for (kind, label) in [
+            (CurvatureKind::GaussNewton, "G·v"),
+            (CurvatureKind::Hessian, "H·v"),
+            (CurvatureKind::EmpiricalFisher, "F·v"),
+        ] {
+            let t = time_ms(1, 5, || gpu.set_chunk(&theta, all, kind).expect("set_chunk"));
+            report(case, precision, &format!("set_chunk {label}"), t, 5);
+            gpu.upload_vector(&v).expect("upload");
+            let reps = 50;
+            let t = time_ms(5, reps, || gpu.product_on_device().expect("product"));
+            report(case, precision, &format!("{label} device"), t, reps);
+            let t = time_ms(5, reps, || gpu.curvature_product(&v, &mut out).expect("product"));
+            report(case, precision, &format!("{label} host API"), t, reps);
+        }
+        let t = time_ms(3, 20, || {
+            gpu.evaluate(&theta, Split::Train, None, None).expect("forward");
+        });
+        report(case, precision, "forward + loss", t, 20);
+        let mut grad = vec![0.0f32; p];
+        let t = time_ms(3, 20, || {
+            gpu.evaluate(&theta, Split::Train, Some(&mut grad), None).expect("gradient");
+        });
+        report(case, precision, "gradient (incl. download)", t, 20);
+        let mut stat = vec![0.0f32; p];
+        let t = time_ms(3, 10, || {
+            gpu.evaluate(&theta, Split::Train, Some(&mut grad), Some(&mut stat))
+                .expect("gradient and statistic");
+        });
+        report(case, precision, "gradient + statistic", t, 10);
+        let t = time_ms(3, 20, || {
+            gpu.chunk_loss(&theta).expect("chunk loss");
+        });
+        report(case, precision, "chunk loss", t, 20);
+    }
+}
+
+fn main() {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| f == name);
+    println!("case    prec  operation                    median_ms    min_ms  reps");
+    if wanted("mnist") {
+        bench_case("mnist", &[784, 1000, 500, 250, 30], 7500);
+    }
+    if wanted("curves") {
+        bench_case("curves", &[784, 400, 200, 100, 50, 25, 6], 5000);
+    }
+}

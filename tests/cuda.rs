@@ -1,0 +1,287 @@
+//! The CUDA backend against the CPU backend (built only with `--features cuda`).
+//!
+//! Where no CUDA device is usable each GPU test prints a loud
+//! `SKIPPED: no CUDA device (<reason>)` line and returns; the kernel
+//! compilation test needs only the NVRTC library.
+//!
+//! Tolerances (FP32, different summation orders): relative error in the
+//! 2-norm of 1e-4 on the small nets, 1e-3 on the MNIST-sized autoencoder;
+//! losses 1e-5 relative. TF32 is only checked loosely (2e-2) and its measured
+//! error is printed.
+
+use hessfree::backend::cuda::{compile_kernels, CudaBackend, CudaOptions};
+use hessfree::backend::{
+    create_backend, cuda_status, Backend, BackendChoice, CpuBackend, Split,
+};
+use hessfree::data::{curves, Dataset};
+use hessfree::hf::{Chunk, CurvatureKind, HfConfig, Session};
+use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec};
+use hessfree::rng::Rng;
+use hessfree::ErrorKind;
+
+/// The device's name, or `None` after printing why the test is skipped.
+fn device() -> Option<String> {
+    match cuda_status() {
+        Ok(name) => {
+            eprintln!("CUDA device: {name}");
+            Some(name)
+        }
+        Err(reason) => {
+            eprintln!("SKIPPED: no CUDA device ({reason})");
+            None
+        }
+    }
+}
+
+/// `‖a − b‖ / max(‖b‖, tiny)` in f64.
+fn rel_err(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let (mut num, mut den) = (0.0f64, 0.0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        num += (x as f64 - y as f64).powi(2);
+        den += (y as f64).powi(2);
+    }
+    num.sqrt() / den.sqrt().max(1e-30)
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-30)
+}
+
+fn gaussian(n: usize, scale: f64, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    (0..n).map(|_| (scale * rng.normal()) as f32).collect()
+}
+
+/// θ: the sparse initialisation plus dense noise (so every weight matters).
+fn theta_for(spec: &NetSpec, seed: u64) -> Vec<f32> {
+    let mut theta = initial_params(spec, Init::default(), seed).unwrap();
+    for (t, n) in theta.iter_mut().zip(gaussian(spec.num_params(), 0.05, seed + 1)) {
+        *t += n;
+    }
+    theta
+}
+
+/// A supervised data set with inputs in [0, 1] and targets fit for `spec`'s loss.
+fn data_for(spec: &NetSpec, n: usize, seed: u64) -> Dataset {
+    let mut rng = Rng::new(seed);
+    let (d, k) = (spec.input_dim(), spec.output_dim());
+    let x: Vec<f32> = (0..n * d).map(|_| rng.uniform() as f32).collect();
+    let t: Vec<f32> = match spec.output_activation() {
+        Activation::Logistic => (0..n * k).map(|_| rng.uniform() as f32).collect(),
+        Activation::Softmax => (0..n)
+            .flat_map(|_| {
+                let hot = rng.below(k as u64) as usize;
+                (0..k).map(move |j| if j == hot { 1.0 } else { 0.0 })
+            })
+            .collect(),
+        _ => (0..n * k).map(|_| rng.normal() as f32).collect(),
+    };
+    Dataset::new(n, d, x, k, t).unwrap()
+}
+
+fn gpu_backend(spec: &NetSpec, train: &Dataset, test: Option<&Dataset>, tf32: bool) -> CudaBackend {
+    let options = CudaOptions {
+        device: 0,
+        tf32,
+        eval_chunk: 128,
+    };
+    CudaBackend::new(spec, train, test, options).unwrap()
+}
+
+/// Compares every operation of the two backends on one net and data set.
+fn compare_backends(spec: &NetSpec, data: &Dataset, tol: f64, tf32: bool) {
+    let p = spec.num_params();
+    let theta = theta_for(spec, 7);
+    let (train, test) = data.split_at(data.len() * 3 / 4).unwrap();
+    let mut cpu = CpuBackend::new(spec.clone(), train.clone(), Some(test.clone()), 128).unwrap();
+    let mut gpu = gpu_backend(spec, &train, Some(&test), tf32);
+    let what = format!("{} ({})", spec.describe(), gpu.name());
+
+    for split in [Split::Train, Split::Test] {
+        let (mut g_c, mut s_c) = (vec![0.0; p], vec![0.0; p]);
+        let (mut g_g, mut s_g) = (vec![0.0; p], vec![0.0; p]);
+        let rc = cpu.evaluate(&theta, split, Some(&mut g_c), Some(&mut s_c)).unwrap();
+        let rg = gpu.evaluate(&theta, split, Some(&mut g_g), Some(&mut s_g)).unwrap();
+        let loss_tol = if tf32 { tol } else { 1e-5 };
+        eprintln!(
+            "{what} {split:?}: loss {} vs {}, error {} vs {}, grad {:.2e}, stat {:.2e}",
+            rg.loss,
+            rc.loss,
+            rg.error,
+            rc.error,
+            rel_err(&g_g, &g_c),
+            rel_err(&s_g, &s_c)
+        );
+        assert_eq!(rg.examples, rc.examples);
+        assert!(rel(rg.loss, rc.loss) < loss_tol, "{what}: loss {} vs {}", rg.loss, rc.loss);
+        assert!(rel(rg.error, rc.error) < loss_tol, "{what}: error");
+        assert!(rel_err(&g_g, &g_c) < tol, "{what}: gradient");
+        assert!(rel_err(&s_g, &s_c) < tol, "{what}: statistic");
+        let plain = gpu.evaluate(&theta, split, None, None).unwrap();
+        assert!(rel(plain.loss, rc.loss) < loss_tol, "{what}: loss without gradient");
+    }
+
+    let chunk = Chunk {
+        start: train.len() / 5,
+        len: train.len() / 2,
+    };
+    for kind in [
+        CurvatureKind::GaussNewton,
+        CurvatureKind::Hessian,
+        CurvatureKind::EmpiricalFisher,
+    ] {
+        cpu.set_chunk(&theta, chunk, kind).unwrap();
+        gpu.set_chunk(&theta, chunk, kind).unwrap();
+        for seed in 0..2 {
+            let v = gaussian(p, 1.0, 100 + seed);
+            let (mut oc, mut og) = (vec![0.0; p], vec![0.0; p]);
+            cpu.curvature_product(&v, &mut oc).unwrap();
+            gpu.curvature_product(&v, &mut og).unwrap();
+            let e = rel_err(&og, &oc);
+            eprintln!("{what} {kind:?} product: relative error {e:.2e}");
+            assert!(e < tol, "{what}: {kind:?} product error {e}");
+        }
+        let moved: Vec<f32> = theta.iter().map(|t| t * 0.9).collect();
+        let (lc, lg) = (cpu.chunk_loss(&moved).unwrap(), gpu.chunk_loss(&moved).unwrap());
+        let loss_tol = if tf32 { tol } else { 1e-5 };
+        assert!(rel(lg, lc) < loss_tol, "{what}: chunk loss {lg} vs {lc}");
+    }
+
+    let x = test.input_rows(0, test.len().min(50));
+    let (yc, yg) = (cpu.predict(&theta, x).unwrap(), gpu.predict(&theta, x).unwrap());
+    assert_eq!(yc.dim(), yg.dim());
+    let e = rel_err(yg.as_slice().unwrap(), yc.as_slice().unwrap());
+    assert!(e < tol, "{what}: predictions {e}");
+}
+
+#[test]
+fn kernels_compile_with_nvrtc() {
+    match compile_kernels((9, 0)) {
+        Ok((bytes, cubin)) => {
+            let what = if cubin { "sm_90 machine code" } else { "PTX" };
+            eprintln!("NVRTC compiled the kernels: {bytes} bytes of {what}");
+            assert!(bytes > 1000);
+        }
+        Err(e) if e.kind() == ErrorKind::BackendUnavailable && e.message().contains("not found") => {
+            eprintln!("SKIPPED: no NVRTC library ({})", e.message());
+        }
+        Err(e) => panic!("kernel compilation failed: {e}"),
+    }
+}
+
+#[test]
+fn small_nets_match_cpu() {
+    if device().is_none() {
+        return;
+    }
+    use Activation::*;
+    let nets = [
+        (vec![12, 9, 5, 12], vec![Tanh, Linear, Logistic]),
+        (vec![7, 10, 6, 3], vec![Relu, Logistic, Linear]),
+        (vec![8, 11, 4], vec![Logistic, Softmax]),
+        (vec![5, 3], vec![Linear]),
+    ];
+    for (sizes, acts) in nets {
+        let spec = NetSpec::new(sizes, acts).unwrap();
+        let data = data_for(&spec, 400, 3);
+        compare_backends(&spec, &data, 1e-4, false);
+    }
+}
+
+#[test]
+fn mnist_sized_autoencoder_matches_cpu() {
+    if device().is_none() {
+        return;
+    }
+    let spec = NetSpec::autoencoder(&[784, 1000, 500, 250, 30], Activation::Logistic).unwrap();
+    let data = curves(800, 5).unwrap();
+    compare_backends(&spec, &data, 1e-3, false);
+}
+
+#[test]
+fn tf32_stays_close_to_fp32() {
+    if device().is_none() {
+        return;
+    }
+    let spec = NetSpec::autoencoder(&[784, 400, 200, 30], Activation::Logistic).unwrap();
+    let data = curves(600, 9).unwrap();
+    compare_backends(&spec, &data, 2e-2, true);
+}
+
+#[test]
+fn short_hf_run_follows_the_cpu_trajectory() {
+    if device().is_none() {
+        return;
+    }
+    let data = curves(1000, 1).unwrap();
+    let (train, test) = data.split_at(800).unwrap();
+    let spec = NetSpec::autoencoder(&[784, 100, 30, 6], Activation::Logistic).unwrap();
+    let theta = initial_params(&spec, Init::default(), 1).unwrap();
+    let config = HfConfig {
+        chunk_size: 400,
+        ..HfConfig::default()
+    };
+    let run = |backend: Box<dyn Backend>| -> Vec<f64> {
+        let objective = NetObjective::new(backend, config.weight_cost, true).unwrap();
+        let mut session = Session::new(objective, &theta, config.clone()).unwrap();
+        (0..5)
+            .map(|_| {
+                let r = session.step().unwrap();
+                eprintln!("{}", r.log_line());
+                r.train_error.unwrap()
+            })
+            .collect()
+    };
+    let cpu = CpuBackend::new(spec.clone(), train.clone(), Some(test.clone()), 0).unwrap();
+    let gpu = gpu_backend(&spec, &train, Some(&test), false);
+    let (tc, tg) = (run(Box::new(cpu)), run(Box::new(gpu)));
+    eprintln!("train error, cpu: {tc:?}\ntrain error, gpu: {tg:?}");
+    for (i, (c, g)) in tc.iter().zip(&tg).enumerate() {
+        assert!(rel(*g, *c) < 1e-2, "iteration {}: {g} vs {c}", i + 1);
+    }
+    assert!(tg[4] < 0.8 * tg[0], "the GPU run did not train: {tg:?}");
+}
+
+#[test]
+fn cuda_choice_uses_the_device() {
+    let Some(name) = device() else {
+        return;
+    };
+    let spec = NetSpec::new(vec![4, 3, 4], vec![Activation::Tanh, Activation::Logistic]).unwrap();
+    let data = data_for(&spec, 20, 1);
+    for choice in [BackendChoice::Cuda, BackendChoice::Auto] {
+        let chosen = create_backend(choice, spec.clone(), data.clone(), None, 0).unwrap();
+        assert!(chosen.note.starts_with("cuda"), "{}", chosen.note);
+        assert!(chosen.note.contains(&name), "{}", chosen.note);
+    }
+}
+
+#[test]
+fn misuse_is_reported_not_panicked() {
+    if device().is_none() {
+        return;
+    }
+    let spec = NetSpec::new(vec![4, 3, 4], vec![Activation::Tanh, Activation::Logistic]).unwrap();
+    let data = data_for(&spec, 20, 1);
+    let mut gpu = gpu_backend(&spec, &data, None, false);
+    let p = spec.num_params();
+    let theta = theta_for(&spec, 1);
+    let mut out = vec![0.0; p];
+    let e = gpu.curvature_product(&vec![0.0; p], &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    let e = gpu.chunk_loss(&theta).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    let bad = Chunk { start: 15, len: 10 };
+    let e = gpu.set_chunk(&theta, bad, CurvatureKind::GaussNewton).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OutOfRange, "{e}");
+    let e = gpu.evaluate(&theta[1..], Split::Train, None, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ShapeMismatch, "{e}");
+    let e = gpu.evaluate(&theta, Split::Test, None, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert_eq!(gpu.num_examples(Split::Test), 0);
+    let ok = Chunk { start: 5, len: 10 };
+    gpu.set_chunk(&theta, ok, CurvatureKind::GaussNewton).unwrap();
+    let e = gpu.curvature_product(&vec![0.0; p + 1], &mut out).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ShapeMismatch, "{e}");
+}
