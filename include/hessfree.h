@@ -9,7 +9,12 @@
  *   do not clear it.
  * - Arguments: object first, then inputs, then outputs. Every array pointer
  *   is followed by its length in elements; a NULL array with length 0 is an
- *   empty array. Out-parameters are written only on success.
+ *   empty array. An input array must have exactly the documented length
+ *   (HF_ERR_SHAPE_MISMATCH); an output array at least that length
+ *   (HF_ERR_BUFFER_TOO_SMALL), elements beyond it are left untouched. Text
+ *   is copied with its NUL into a caller buffer, or not at all when it does
+ *   not fit (HF_ERR_BUFFER_TOO_SMALL; the message gives the size needed).
+ *   Out-parameters are written only on success.
  * - Input arrays are validated (sizes, overflow, NaN/Inf) and copied: the
  *   host may free them after the call.
  * - Matrices are N x D row-major (one example per row), which is the same
@@ -19,7 +24,10 @@
  *   and a second free are harmless.
  *
  * Thread safety: every handle may be used from several threads; calls on one
- * object serialize. Error messages are per thread. No panic or exception
+ * object serialize (hf_session_request_stop never waits). Callbacks run on
+ * the thread that called into hessfree and must not call back into their
+ * own session except hf_session_request_stop (HF_ERR_UNSUPPORTED). Error
+ * messages are per thread. No panic or exception
  * crosses this boundary (a bug in hessfree gives HF_ERR_PANIC).
  */
 
@@ -136,9 +144,452 @@ typedef enum hf_status {
 } hf_status;
 
 /**
+ * The type of a configuration key's value (see `hf_config_key_info`).
+ */
+typedef enum hf_key_type {
+    /**
+     * A double: use `hf_config_set_f64` / `hf_config_get_f64`.
+     */
+    HF_KEY_F64 = 0,
+    /**
+     * A 64-bit integer: use `hf_config_set_i64` / `hf_config_get_i64`.
+     */
+    HF_KEY_I64 = 1,
+    /**
+     * A boolean: use `hf_config_set_bool` / `hf_config_get_bool`.
+     */
+    HF_KEY_BOOL = 2,
+    /**
+     * One of a fixed list of strings: use `hf_config_set_str` / `hf_config_get_str`.
+     */
+    HF_KEY_STRING = 3,
+} hf_key_type;
+
+/**
+ * The unit non-linearity of a layer (`int32_t` codes in function
+ * arguments). Hidden layers may use any but softmax; output layers must be
+ * logistic (cross-entropy loss), linear (squared error) or softmax
+ * (multiclass cross-entropy).
+ */
+typedef enum hf_activation {
+    /**
+     * `1 / (1 + exp(-z))`.
+     */
+    HF_ACT_LOGISTIC = 0,
+    /**
+     * `tanh(z)` (hidden layers only).
+     */
+    HF_ACT_TANH = 1,
+    /**
+     * The identity.
+     */
+    HF_ACT_LINEAR = 2,
+    /**
+     * `max(0, z)` (hidden layers only).
+     */
+    HF_ACT_RELU = 3,
+    /**
+     * Softmax over the layer (output layer only).
+     */
+    HF_ACT_SOFTMAX = 4,
+} hf_activation;
+
+/**
+ * The curvature matrix of a product (`int32_t` codes in function arguments).
+ */
+typedef enum hf_curvature {
+    /**
+     * The Gauss-Newton matrix `J^T H_L J` (positive semi-definite).
+     */
+    HF_CURVATURE_GAUSS_NEWTON = 0,
+    /**
+     * The exact Hessian (may be indefinite).
+     */
+    HF_CURVATURE_HESSIAN = 1,
+    /**
+     * The empirical Fisher: mean of per-example `g g^T`.
+     */
+    HF_CURVATURE_EMPIRICAL_FISHER = 2,
+} hf_curvature;
+
+/**
+ * Why an `hf_session_run` stopped (`int32_t` field `termination` of
+ * `hf_summary`; text from `hf_termination_str`).
+ */
+typedef enum hf_termination {
+    /**
+     * The session's total iterations reached option `max_iters`.
+     */
+    HF_TERMINATION_MAX_ITERATIONS = 0,
+    /**
+     * The session's accumulated time reached option `max_seconds`.
+     */
+    HF_TERMINATION_MAX_SECONDS = 1,
+    /**
+     * The training error reached option `target_error`.
+     */
+    HF_TERMINATION_TARGET_ERROR = 2,
+    /**
+     * The training objective reached option `target_objective`.
+     */
+    HF_TERMINATION_TARGET_OBJECTIVE = 3,
+    /**
+     * No new best objective for `no_progress_iters` iterations.
+     */
+    HF_TERMINATION_NO_PROGRESS = 4,
+    /**
+     * `hf_session_request_stop` was called.
+     */
+    HF_TERMINATION_STOP_REQUESTED = 5,
+    /**
+     * The progress callback returned nonzero.
+     */
+    HF_TERMINATION_CALLBACK_STOP = 6,
+    /**
+     * `max_rejected_in_row` steps in a row were rejected for NaN/Inf.
+     */
+    HF_TERMINATION_TOO_MANY_REJECTED = 7,
+} hf_termination;
+
+/**
+ * Why CG stopped in an iteration (`int32_t` field `cg_stop` of
+ * `hf_iteration_report`).
+ */
+typedef enum hf_cg_stop {
+    /**
+     * CG did not run (the step was rejected before it).
+     */
+    HF_CG_NONE = 0,
+    /**
+     * Martens' relative-progress rule fired.
+     */
+    HF_CG_RELATIVE_PROGRESS = 1,
+    /**
+     * Option `cg_max_iters` was reached.
+     */
+    HF_CG_MAX_ITERATIONS = 2,
+    /**
+     * Negative curvature was met (possible with `curvature = hessian`).
+     */
+    HF_CG_NEGATIVE_CURVATURE = 3,
+    /**
+     * A CG scalar was NaN or infinite.
+     */
+    HF_CG_NON_FINITE = 4,
+    /**
+     * The residual vanished (the system was solved exactly).
+     */
+    HF_CG_CONVERGED = 5,
+} hf_cg_stop;
+
+/**
+ * Why a step was rejected, theta left unchanged (`int32_t` field
+ * `reject_reason` of `hf_iteration_report`; text from
+ * `hf_reject_reason_str`).
+ */
+typedef enum hf_reject_reason {
+    /**
+     * The step was accepted.
+     */
+    HF_REJECT_NONE = 0,
+    /**
+     * The objective or gradient at theta was NaN/Inf.
+     */
+    HF_REJECT_NON_FINITE_GRADIENT = 1,
+    /**
+     * The preconditioner statistic was NaN/Inf or negative.
+     */
+    HF_REJECT_NON_FINITE_PRECONDITIONER = 2,
+    /**
+     * CG met NaN/Inf (a curvature product or CG scalar).
+     */
+    HF_REJECT_NON_FINITE_CURVATURE = 3,
+    /**
+     * Every candidate step gave a NaN/Inf objective.
+     */
+    HF_REJECT_NON_FINITE_CANDIDATE = 4,
+    /**
+     * The chunk objective at theta was NaN/Inf.
+     */
+    HF_REJECT_NON_FINITE_CHUNK_LOSS = 5,
+    /**
+     * The line search accepted no step length.
+     */
+    HF_REJECT_LINE_SEARCH_FAILED = 6,
+} hf_reject_reason;
+
+/**
+ * Opaque C handle type for optimizer options.
+ */
+typedef struct hf_config hf_config;
+
+/**
  * Opaque C handle type for a data set.
  */
 typedef struct hf_data hf_data;
+
+/**
+ * Opaque C handle type for a network.
+ */
+typedef struct hf_net hf_net;
+
+/**
+ * Opaque C handle type for a training session.
+ */
+typedef struct hf_session hf_session;
+
+/**
+ * The callbacks of a host-defined objective f(theta) = (mean over `num_examples`
+ * examples of a per-example loss) + (any regulariser), for
+ * `hf_session_new_host`. The struct is copied; `user` is passed back to
+ * every callback and must stay valid until the session is freed (and any
+ * call on it has returned).
+ *
+ * Every callback returns 0 on success; any other value stops the current
+ * `hf_session_step`/`hf_session_run` with `HF_ERR_CALLBACK` and a message
+ * naming the callback and the value (theta, lambda and the schedule are left as they
+ * were before that step). Arrays passed to callbacks hold `n` =
+ * `num_params` floats and are valid only during the call. Callbacks run on
+ * the thread that called `hf_session_step`/`hf_session_run`, one at a time,
+ * and must not unwind (throw or longjmp) into hessfree. Returning NaN or
+ * infinity is not an error: the optimizer rejects that step, raises lambda and
+ * carries on.
+ */
+typedef struct hf_objective_callbacks {
+    /**
+     * Passed unchanged as the first argument of every callback.
+     */
+    void *user;
+    /**
+     * Number of parameters P (at least 1).
+     */
+    size_t num_params;
+    /**
+     * Number of examples N that curvature chunks are taken from (at least
+     * 1; an objective without examples uses 1 and ignores chunks).
+     */
+    size_t num_examples;
+    /**
+     * Required. Writes f(theta) over all examples to `*loss`; if `grad` is not
+     * NULL, writes the gradient there; if `precond_stat` is not NULL (only when
+     * `provides_precond_stat` is nonzero), writes the diagonal
+     * preconditioner statistic: the mean over examples of the squared
+     * per-example gradient plus the regulariser's diagonal curvature (every
+     * entry finite and >= 0).
+     */
+    int (*loss_grad)(void *user,
+                     const float *theta,
+                     size_t n,
+                     double *loss,
+                     float *grad,
+                     float *precond_stat);
+    /**
+     * Required. Fixes the examples `chunk_start .. chunk_start+chunk_len-1`
+     * and the point theta at which the following `curvature_product` calls
+     * multiply, and the curvature kind (an `hf_curvature` value; only
+     * kinds listed in `curvature_kinds` are ever asked for).
+     */
+    int (*set_chunk)(void *user,
+                     const float *theta,
+                     size_t n,
+                     size_t chunk_start,
+                     size_t chunk_len,
+                     int32_t curvature_kind);
+    /**
+     * Required. Writes `out = C v`, C the curvature of the current chunk at
+     * the theta of the last `set_chunk` (a mean over the chunk's examples plus
+     * the regulariser's curvature; no damping: the optimizer adds lambda).
+     * Gauss-Newton curvature must be positive semi-definite.
+     */
+    int (*curvature_product)(void *user, const float *v, size_t n, float *out);
+    /**
+     * Optional. Writes the objective restricted to the current chunk at theta
+     * (used for the reduction ratio rho). NULL: the full objective from
+     * `loss_grad` is used instead, which is exact when chunks are the whole
+     * set (option `chunk_size` = 0, the default).
+     */
+    int (*chunk_loss)(void *user, const float *theta, size_t n, double *loss);
+    /**
+     * Bit k set = curvature kind k (`hf_curvature`) is supported. 0 means
+     * Gauss-Newton only (bit 0). The session's option `curvature` must be
+     * one of them.
+     */
+    uint32_t curvature_kinds;
+    /**
+     * Nonzero if `loss_grad` writes `precond_stat`. If 0, the statistic is
+     * taken as all zeros, so the preconditioner `(0 + lambda)^alpha` is a multiple of
+     * the identity: CG runs unpreconditioned.
+     */
+    int provides_precond_stat;
+} hf_objective_callbacks;
+
+/**
+ * What one HF iteration did. A value that does not exist (test error
+ * without a test set, training error for a host objective, rho when CG did
+ * not run) is NaN.
+ */
+typedef struct hf_iteration_report {
+    /**
+     * The session's iteration count after this step (1-based, across resumes).
+     */
+    uint64_t iteration;
+    /**
+     * Training objective at the new theta (mean loss plus weight cost).
+     */
+    double objective;
+    /**
+     * Training error (mean per-example sum of squared errors), or NaN.
+     */
+    double train_error;
+    /**
+     * Test objective, or NaN without a test set.
+     */
+    double test_objective;
+    /**
+     * Test error, or NaN without a test set.
+     */
+    double test_error;
+    /**
+     * CG iterations in this HF iteration.
+     */
+    uint64_t cg_iterations;
+    /**
+     * CG iterations over the whole session.
+     */
+    uint64_t cg_iterations_total;
+    /**
+     * CG iteration whose iterate backtracking chose.
+     */
+    uint64_t cg_chosen;
+    /**
+     * Reduction ratio rho on the curvature chunk (NaN if not computed).
+     */
+    double rho;
+    /**
+     * Damping lambda after this iteration's update.
+     */
+    double lambda;
+    /**
+     * Line-search shrinks (0 when the full step was accepted).
+     */
+    uint64_t ls_shrinks;
+    /**
+     * Accepted step length (0 when the step was rejected).
+     */
+    double ls_rate;
+    /**
+     * Euclidean norm of the chosen CG direction.
+     */
+    double p_norm;
+    /**
+     * Wall-clock seconds of this iteration.
+     */
+    double wall_seconds;
+    /**
+     * Session wall-clock seconds so far (across resumes).
+     */
+    double total_seconds;
+    /**
+     * Curvature products in this iteration.
+     */
+    uint64_t products;
+    /**
+     * Curvature products over the whole session.
+     */
+    uint64_t products_total;
+    /**
+     * Full-batch objective evaluations in this iteration.
+     */
+    uint64_t evaluations;
+    /**
+     * First example of the curvature chunk.
+     */
+    uint64_t chunk_start;
+    /**
+     * Examples in the curvature chunk.
+     */
+    uint64_t chunk_len;
+    /**
+     * Why CG stopped: an `hf_cg_stop` value.
+     */
+    int32_t cg_stop;
+    /**
+     * 1 if the step was rejected (theta unchanged), else 0.
+     */
+    int32_t rejected;
+    /**
+     * Why it was rejected: an `hf_reject_reason` value.
+     */
+    int32_t reject_reason;
+} hf_iteration_report;
+
+/**
+ * Progress callback of `hf_session_run`, called after every iteration with
+ * the `user` pointer given to `hf_session_run` and the iteration's report
+ * (valid only during the call). Return 0 to continue, nonzero to stop the
+ * run after this iteration (termination `HF_TERMINATION_CALLBACK_STOP`). It
+ * runs on the thread that called `hf_session_run` and must not unwind
+ * (throw a C++ exception or longjmp) into hessfree.
+ */
+typedef int (*hf_progress_fn)(void *user, const struct hf_iteration_report *report);
+
+/**
+ * The result of `hf_session_run`. Values that do not exist are NaN.
+ */
+typedef struct hf_summary {
+    /**
+     * Iterations done by this run.
+     */
+    uint64_t iterations;
+    /**
+     * The session's total iterations (across runs and resumes).
+     */
+    uint64_t iterations_total;
+    /**
+     * Steps rejected during this run.
+     */
+    uint64_t rejected;
+    /**
+     * CG iterations over the session.
+     */
+    uint64_t cg_iterations_total;
+    /**
+     * Curvature products over the session.
+     */
+    uint64_t products_total;
+    /**
+     * Full-batch objective evaluations over the session.
+     */
+    uint64_t evaluations_total;
+    /**
+     * Training objective at the final theta (NaN if no iteration ran).
+     */
+    double final_objective;
+    /**
+     * Training error at the final theta, or NaN.
+     */
+    double final_train_error;
+    /**
+     * Test error at the final theta, or NaN.
+     */
+    double final_test_error;
+    /**
+     * Final damping lambda.
+     */
+    double final_lambda;
+    /**
+     * Wall-clock seconds of this run.
+     */
+    double wall_seconds;
+    /**
+     * Session wall-clock seconds (across runs and resumes).
+     */
+    double total_seconds;
+    /**
+     * Why the run stopped: an `hf_termination` value.
+     */
+    int32_t termination;
+} hf_summary;
 
 #ifdef __cplusplus
 extern "C" {
@@ -254,6 +705,75 @@ enum hf_status hf_data_copy_inputs(const struct hf_data *data, float *out, size_
 enum hf_status hf_data_copy_targets(const struct hf_data *data, float *out, size_t out_len);
 
 /**
+ * Loads MNIST from the folder `dir`, which holds `train-images-idx3-ubyte`,
+ * `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte` and
+ * `t10k-labels-idx1-ubyte` (each plain or `.gz`): 60000 training and 10000
+ * test images of 784 pixels in [0, 1], as autoencoder sets (targets =
+ * inputs). Both handles are written on success, neither on failure.
+ *
+ * Errors: `HF_ERR_IO` (a file is missing or unreadable; the message names
+ * it), `HF_ERR_FORMAT` (a malformed or truncated file), `HF_ERR_NULL_POINTER`.
+ *
+ * # Safety
+ * `dir` must be NULL or a NUL-terminated string; `train`/`test` NULL or
+ * writable.
+ */
+enum hf_status hf_data_load_mnist(const char *dir, struct hf_data **train, struct hf_data **test);
+
+/**
+ * Generates `n` CURVES-like images (28x28 = 784 pixels in [0, 1], an
+ * autoencoder set) from the random stream seeded by `seed`; the same
+ * `(n, seed)` always gives the same data. `n = 0` is
+ * `HF_ERR_INVALID_ARGUMENT`; a size that cannot be allocated is
+ * `HF_ERR_RESOURCE_LIMIT`.
+ *
+ * # Safety
+ * `out` must be NULL or point to a writable `hf_data *`.
+ */
+enum hf_status hf_data_curves(size_t n, uint64_t seed, struct hf_data **out);
+
+/**
+ * Generates the FACES-like sets from the Olivetti file `olivetti_npy`
+ * (`olivetti_faces_uint8_400x4096.npy`): `per_image` randomly rotated,
+ * scaled and shifted 25x25 views of each source image (the paper: 414),
+ * 250*`per_image` training images from people 0-24 and 100*`per_image`
+ * test images from people 30-39, pixels in [0, 1] (not standardised; see
+ * `hf_data_preset` for the paper's standardised sets). Both handles are
+ * written on success, neither on failure.
+ *
+ * Errors: `HF_ERR_INVALID_ARGUMENT` (`per_image` = 0), `HF_ERR_IO`,
+ * `HF_ERR_FORMAT`, `HF_ERR_NULL_POINTER`.
+ *
+ * # Safety
+ * `olivetti_npy` must be NULL or a NUL-terminated string; `train`/`test`
+ * NULL or writable.
+ */
+enum hf_status hf_data_faces(const char *olivetti_npy,
+                             size_t per_image,
+                             uint64_t seed,
+                             struct hf_data **train,
+                             struct hf_data **test);
+
+/**
+ * The training and test sets of one of the paper's experiments, exactly as
+ * the presets use them: `"curves"` (20000 + 10000 generated images),
+ * `"mnist"` (read from `data_dir/mnist/`) or `"faces"` (generated from
+ * `data_dir/olivetti/olivetti_faces_uint8_400x4096.npy` with the paper's
+ * 414 views per image and standardised per pixel with the training set's
+ * statistics). `data_dir` is required but not read for `"curves"`. Both
+ * handles are written on success, neither on failure.
+ *
+ * # Safety
+ * `preset` and `data_dir` must be NULL or NUL-terminated strings;
+ * `train`/`test` NULL or writable.
+ */
+enum hf_status hf_data_preset(const char *preset,
+                              const char *data_dir,
+                              uint64_t seed,
+                              struct hf_data **train,
+                              struct hf_data **test);
+
+/**
  * Copies the calling thread's last error message into `buf` (capacity `len`
  * bytes) as a NUL-terminated UTF-8 string.
  *
@@ -308,6 +828,662 @@ const char *hf_version(void);
  * Each pointer must be NULL or point to a writable `int`.
  */
 enum hf_status hf_version_numbers(int *major, int *minor, int *patch);
+
+/**
+ * Creates a configuration holding the reference defaults (HFDemo's values;
+ * the curvature chunk is the whole training set). Free it with
+ * `hf_config_free`.
+ *
+ * # Safety
+ * `out` must be NULL or point to a writable `hf_config *`.
+ */
+enum hf_status hf_config_new(struct hf_config **out);
+
+/**
+ * Creates the configuration of one of the paper's experiments: `"curves"`,
+ * `"mnist"` or `"faces"` (any case): the reference defaults with the
+ * preset's curvature chunk size and weight cost. An unknown name is
+ * `HF_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `name` must be NULL or a NUL-terminated string; `out` must be NULL or
+ * point to a writable `hf_config *`.
+ */
+enum hf_status hf_config_preset(const char *name, struct hf_config **out);
+
+/**
+ * Creates an independent copy of `cfg`.
+ *
+ * # Safety
+ * `out` must be NULL or point to a writable `hf_config *`.
+ */
+enum hf_status hf_config_clone(const struct hf_config *cfg, struct hf_config **out);
+
+/**
+ * Releases a configuration. NULL and an already freed `hf_config` are
+ * harmless; a handle of another kind is `HF_ERR_INVALID_HANDLE` and frees
+ * nothing. Sessions created from it keep their own copy.
+ */
+enum hf_status hf_config_free(struct hf_config *cfg);
+
+/**
+ * Sets the float option `key` (e.g. `"initial_lambda"`).
+ *
+ * Errors: `HF_ERR_UNKNOWN_KEY` (the message suggests the nearest key),
+ * `HF_ERR_WRONG_TYPE` (the key is not a float key; the message gives its
+ * type), `HF_ERR_OUT_OF_RANGE` (the message gives the valid range). On error
+ * the configuration is unchanged.
+ *
+ * # Safety
+ * `key` must be NULL or a NUL-terminated string.
+ */
+enum hf_status hf_config_set_f64(struct hf_config *cfg, const char *key, double value);
+
+/**
+ * Sets the integer option `key` (e.g. `"cg_max_iters"`); errors as for
+ * `hf_config_set_f64`.
+ *
+ * # Safety
+ * `key` must be NULL or a NUL-terminated string.
+ */
+enum hf_status hf_config_set_i64(struct hf_config *cfg, const char *key, int64_t value);
+
+/**
+ * Sets the boolean option `key` (e.g. `"backtrack"`): zero is false, any
+ * other value true. Errors as for `hf_config_set_f64`.
+ *
+ * # Safety
+ * `key` must be NULL or a NUL-terminated string.
+ */
+enum hf_status hf_config_set_bool(struct hf_config *cfg, const char *key, int value);
+
+/**
+ * Sets the string option `key` (e.g. `"curvature"` to `"hessian"`). A value
+ * that is not one of the key's choices is `HF_ERR_OUT_OF_RANGE` listing the
+ * choices; other errors as for `hf_config_set_f64`.
+ *
+ * # Safety
+ * `key` and `value` must be NULL or NUL-terminated strings.
+ */
+enum hf_status hf_config_set_str(struct hf_config *cfg, const char *key, const char *value);
+
+/**
+ * Sets one option from text of the form `"key=value"`, the value parsed by
+ * the key's type (floats accept `inf` and `NaN`; booleans
+ * `true/false/1/0/yes/no/on/off`). Text without `=` is
+ * `HF_ERR_INVALID_ARGUMENT`; a value that does not parse is
+ * `HF_ERR_WRONG_TYPE`; other errors as for `hf_config_set_f64`.
+ *
+ * # Safety
+ * `assignment` must be NULL or a NUL-terminated string.
+ */
+enum hf_status hf_config_set_from_string(struct hf_config *cfg, const char *assignment);
+
+/**
+ * Writes the float option `key` to `*value`. Errors: `HF_ERR_UNKNOWN_KEY`,
+ * `HF_ERR_WRONG_TYPE`, `HF_ERR_NULL_POINTER`.
+ *
+ * # Safety
+ * `key` must be NULL or a NUL-terminated string; `value` NULL or writable.
+ */
+enum hf_status hf_config_get_f64(const struct hf_config *cfg, const char *key, double *value);
+
+/**
+ * Writes the integer option `key` to `*value`; errors as for
+ * `hf_config_get_f64`.
+ *
+ * # Safety
+ * `key` must be NULL or a NUL-terminated string; `value` NULL or writable.
+ */
+enum hf_status hf_config_get_i64(const struct hf_config *cfg, const char *key, int64_t *value);
+
+/**
+ * Writes the boolean option `key` to `*value` as 1 (true) or 0 (false);
+ * errors as for `hf_config_get_f64`.
+ *
+ * # Safety
+ * `key` must be NULL or a NUL-terminated string; `value` NULL or writable.
+ */
+enum hf_status hf_config_get_bool(const struct hf_config *cfg, const char *key, int *value);
+
+/**
+ * Copies the string option `key` (e.g. `"gauss_newton"`) with its NUL into
+ * `buf` (`len` bytes). If it does not fit, nothing is written and the status
+ * is `HF_ERR_BUFFER_TOO_SMALL` (the message gives the size needed; 32 bytes
+ * always suffice for the current keys). Other errors as for
+ * `hf_config_get_f64`.
+ *
+ * # Safety
+ * `key` must be NULL or a NUL-terminated string; `buf` NULL or `len`
+ * writable bytes.
+ */
+enum hf_status hf_config_get_str(const struct hf_config *cfg,
+                                 const char *key,
+                                 char *buf,
+                                 size_t len);
+
+/**
+ * Checks every option against its range and the cross-key rules
+ * (`rho_low <= rho_high`, `lambda_min <= lambda_max`,
+ * `cg_min_iters <= cg_max_iters`); `HF_ERR_OUT_OF_RANGE` names the problem.
+ * Sessions run the same check when they are created.
+ */
+enum hf_status hf_config_validate(const struct hf_config *cfg);
+
+/**
+ * Copies every option as `key=value` lines (the text
+ * `hf_config_set_from_string` accepts line by line; floats round-trip
+ * exactly) into `buf`. If the text does not fit, nothing is written and the
+ * status is `HF_ERR_BUFFER_TOO_SMALL` (the message gives the size needed;
+ * 4096 bytes suffice for the current keys).
+ *
+ * # Safety
+ * `buf` must be NULL or point to `len` writable bytes.
+ */
+enum hf_status hf_config_to_text(const struct hf_config *cfg, char *buf, size_t len);
+
+/**
+ * Writes the number of configuration keys (for `hf_config_key_info`).
+ *
+ * # Safety
+ * `count` must be NULL or point to a writable `size_t`.
+ */
+enum hf_status hf_config_key_count(size_t *count);
+
+/**
+ * Describes key number `index` (0 .. count-1): its name, value type,
+ * default value as text (as `hf_config_set_from_string` would accept it),
+ * valid range as text (e.g. `"[0, inf)"` or `"one of cyclic, random"`) and a
+ * one-line description. The strings are static: valid for the life of the
+ * process, never to be freed. Every out-pointer is required
+ * (`HF_ERR_NULL_POINTER`); an index past the end is `HF_ERR_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * Each out-pointer must be NULL or writable.
+ */
+enum hf_status hf_config_key_info(size_t index,
+                                  const char **name,
+                                  enum hf_key_type *key_type,
+                                  const char **default_value,
+                                  const char **range,
+                                  const char **doc);
+
+/**
+ * Creates a session that minimises the host-defined objective described by
+ * `callbacks` (see `hf_objective_callbacks`), starting from `theta0`
+ * (exactly `callbacks->num_params` finite floats, copied), with the options
+ * of `cfg` (copied; NULL = the reference defaults). The options that
+ * concern networks (`weight_cost`, `backend`, ...) are ignored: the host's
+ * objective includes any regulariser itself.
+ *
+ * Errors: `HF_ERR_NULL_POINTER` (a required callback; the message names
+ * it), `HF_ERR_INVALID_ARGUMENT` (zero sizes, unknown curvature bits),
+ * `HF_ERR_SHAPE_MISMATCH` (`theta0_len`), `HF_ERR_NON_FINITE` (theta0),
+ * `HF_ERR_UNSUPPORTED` (option `curvature` not in `curvature_kinds`),
+ * `HF_ERR_OUT_OF_RANGE` (options). No callback is called here.
+ *
+ * # Safety
+ * `callbacks` must be NULL or point to a valid struct whose callbacks
+ * follow the contract above; `theta0` NULL or `theta0_len` floats; `out`
+ * NULL or writable.
+ */
+enum hf_status hf_session_new_host(const struct hf_objective_callbacks *callbacks,
+                                   const float *theta0,
+                                   size_t theta0_len,
+                                   const struct hf_config *cfg,
+                                   struct hf_session **out);
+
+/**
+ * Resumes a host-objective session saved with `hf_session_save` from the
+ * file `path` over `callbacks` (the saved theta must have
+ * `callbacks->num_params` entries); `cfg` replaces the saved options if not
+ * NULL. Errors as for `hf_session_new_host` and `hf_session_resume`.
+ *
+ * # Safety
+ * As `hf_session_new_host`; `path` NULL or a NUL-terminated string.
+ */
+enum hf_status hf_session_resume_host(const struct hf_objective_callbacks *callbacks,
+                                      const struct hf_config *cfg,
+                                      const char *path,
+                                      struct hf_session **out);
+
+/**
+ * Creates a network with layer sizes `sizes` (input first, `sizes_len` >= 2
+ * of them) and one `hf_activation` code per non-input layer
+ * (`activations_len` = `sizes_len` - 1), sparsely initialised from `seed`
+ * (paper section 5: 15 non-zero N(0,1) incoming weights per unit).
+ *
+ * Errors: `HF_ERR_INVALID_ARGUMENT` (fewer than two sizes, a zero-width
+ * layer, an unknown activation code, softmax in a hidden layer, tanh/relu
+ * output units), `HF_ERR_SHAPE_MISMATCH` (activation count),
+ * `HF_ERR_RESOURCE_LIMIT` (more than 2^31 parameters, or more memory than
+ * can be allocated).
+ *
+ * # Safety
+ * `sizes`/`activations` must be NULL or point to that many elements; `out`
+ * NULL or writable.
+ */
+enum hf_status hf_net_new(const size_t *sizes,
+                          size_t sizes_len,
+                          const int32_t *activations,
+                          size_t activations_len,
+                          uint64_t seed,
+                          struct hf_net **out);
+
+/**
+ * Creates a deep autoencoder as in the paper's Table 1: `encoder` lists the
+ * sizes from the input to the code layer (e.g. 784, 1000, 500, 250, 30) and
+ * the decoder mirrors it; hidden units are logistic, the code layer linear,
+ * the output units `output_activation` (`HF_ACT_LOGISTIC` or
+ * `HF_ACT_LINEAR`). Sparse initialisation from `seed`; errors as for
+ * `hf_net_new`.
+ *
+ * # Safety
+ * `encoder` must be NULL or point to `encoder_len` sizes; `out` NULL or
+ * writable.
+ */
+enum hf_status hf_net_new_autoencoder(const size_t *encoder,
+                                      size_t encoder_len,
+                                      int32_t output_activation,
+                                      uint64_t seed,
+                                      struct hf_net **out);
+
+/**
+ * Creates the network of one of the paper's experiments (`"curves"`,
+ * `"mnist"`, `"faces"`; any case), sparsely initialised from `seed`.
+ *
+ * # Safety
+ * `preset` must be NULL or a NUL-terminated string; `out` NULL or writable.
+ */
+enum hf_status hf_net_new_preset(const char *preset, uint64_t seed, struct hf_net **out);
+
+/**
+ * Creates an independent copy of `net` (architecture and theta).
+ *
+ * # Safety
+ * `out` must be NULL or point to a writable `hf_net *`.
+ */
+enum hf_status hf_net_clone(const struct hf_net *net, struct hf_net **out);
+
+/**
+ * Releases a network. NULL and an already freed `hf_net` are harmless; a
+ * handle of another kind is `HF_ERR_INVALID_HANDLE` and frees nothing.
+ * Sessions created from it keep their own copy.
+ */
+enum hf_status hf_net_free(struct hf_net *net);
+
+/**
+ * Writes the number of parameters P (the length of theta).
+ *
+ * # Safety
+ * `count` must be NULL or point to a writable `size_t`.
+ */
+enum hf_status hf_net_num_params(const struct hf_net *net, size_t *count);
+
+/**
+ * Writes the number of layer sizes, input layer included (the number of
+ * weight layers plus one): the length `hf_net_layer_sizes` fills.
+ *
+ * # Safety
+ * `count` must be NULL or point to a writable `size_t`.
+ */
+enum hf_status hf_net_num_layers(const struct hf_net *net, size_t *count);
+
+/**
+ * Copies the layer sizes (input first) into `out` (at least
+ * `hf_net_num_layers` elements).
+ *
+ * # Safety
+ * `out` must be NULL or point to `out_len` writable `size_t`.
+ */
+enum hf_status hf_net_layer_sizes(const struct hf_net *net, size_t *out, size_t out_len);
+
+/**
+ * Copies the `hf_activation` code of each non-input layer into `out` (at
+ * least `hf_net_num_layers` - 1 elements).
+ *
+ * # Safety
+ * `out` must be NULL or point to `out_len` writable `int32_t`.
+ */
+enum hf_status hf_net_layer_activations(const struct hf_net *net, int32_t *out, size_t out_len);
+
+/**
+ * Copies a description such as `"784-64(logistic)-8(linear)-64(logistic)-784(logistic)"`
+ * with its NUL into `buf`; if it does not fit, nothing is written
+ * (`HF_ERR_BUFFER_TOO_SMALL`, the message gives the size needed).
+ *
+ * # Safety
+ * `buf` must be NULL or point to `len` writable bytes.
+ */
+enum hf_status hf_net_describe(const struct hf_net *net, char *buf, size_t len);
+
+/**
+ * Copies theta into `out` (at least P floats, see `hf_net_num_params`).
+ *
+ * # Safety
+ * `out` must be NULL or point to `out_len` writable floats.
+ */
+enum hf_status hf_net_get_params(const struct hf_net *net, float *out, size_t out_len);
+
+/**
+ * Replaces theta with `params` (exactly P floats). NaN or infinity is
+ * `HF_ERR_NON_FINITE` naming the first bad index; on any error theta is
+ * unchanged.
+ *
+ * # Safety
+ * `params` must be NULL or point to `params_len` floats.
+ */
+enum hf_status hf_net_set_params(struct hf_net *net, const float *params, size_t params_len);
+
+/**
+ * Computes the network's outputs for `n` examples: `inputs` is
+ * `n x input_dim` (row-major, exactly that many floats, all finite),
+ * `outputs` receives `n x output_dim` floats (it must hold at least that
+ * many). Runs in slices of 5000 examples, so memory stays bounded.
+ *
+ * # Safety
+ * `inputs` must be NULL or point to `inputs_len` floats; `outputs` NULL or
+ * `outputs_len` writable floats.
+ */
+enum hf_status hf_net_predict(const struct hf_net *net,
+                              const float *inputs,
+                              size_t inputs_len,
+                              size_t n,
+                              float *outputs,
+                              size_t outputs_len);
+
+/**
+ * Writes the mean per-example loss on `data` (the loss matched to the output
+ * units; no weight cost) and the mean per-example sum of squared errors
+ * (the paper's reported "error"). `data` must fit the network's input and
+ * output widths (`HF_ERR_SHAPE_MISMATCH`).
+ *
+ * # Safety
+ * `loss` and `error` must be NULL or writable.
+ */
+enum hf_status hf_net_evaluate(const struct hf_net *net,
+                               const struct hf_data *data,
+                               double *loss,
+                               double *error);
+
+/**
+ * Writes the gradient of the mean per-example loss on `data` (no weight
+ * cost) into `grad` (at least P floats) and the loss into `*loss`.
+ *
+ * # Safety
+ * `grad` must be NULL or point to `grad_len` writable floats; `loss` NULL
+ * or writable.
+ */
+enum hf_status hf_net_gradient(const struct hf_net *net,
+                               const struct hf_data *data,
+                               float *grad,
+                               size_t grad_len,
+                               double *loss);
+
+/**
+ * Computes `out = C v` on all of `data` (mean over its examples, no weight
+ * cost, no damping), `C` the curvature `kind` (an `hf_curvature` code) at
+ * the current theta. `v` has exactly P finite floats; `out` holds at least P.
+ * The products use the whole data set at once: pass a minibatch.
+ *
+ * # Safety
+ * `v` must be NULL or point to `v_len` floats; `out` NULL or `out_len`
+ * writable floats.
+ */
+enum hf_status hf_net_curvature_product(const struct hf_net *net,
+                                        const struct hf_data *data,
+                                        int32_t kind,
+                                        const float *v,
+                                        size_t v_len,
+                                        float *out,
+                                        size_t out_len);
+
+/**
+ * Computes `out = H v` by central differences of the gradient on `data`
+ * with step `h` > 0 (in double precision; for checking
+ * `hf_net_curvature_product`). Lengths as for `hf_net_curvature_product`;
+ * a non-positive or non-finite `h` is `HF_ERR_OUT_OF_RANGE`.
+ *
+ * # Safety
+ * `v` must be NULL or point to `v_len` floats; `out` NULL or `out_len`
+ * writable floats.
+ */
+enum hf_status hf_net_hessian_product_fd(const struct hf_net *net,
+                                         const struct hf_data *data,
+                                         const float *v,
+                                         size_t v_len,
+                                         double h,
+                                         float *out,
+                                         size_t out_len);
+
+/**
+ * Writes the network (architecture and theta) to the file `path`, atomically
+ * (a crash leaves the old file or the new one, never a torn one), in a
+ * versioned, checksummed format. `HF_ERR_IO` names the path on failure.
+ *
+ * # Safety
+ * `path` must be NULL or a NUL-terminated string.
+ */
+enum hf_status hf_net_save(const struct hf_net *net, const char *path);
+
+/**
+ * Reads a network written by `hf_net_save`. Errors: `HF_ERR_IO` (cannot
+ * read), `HF_ERR_FORMAT` (truncated or not a network file),
+ * `HF_ERR_CHECKSUM` (corrupted), `HF_ERR_VERSION` (a future format).
+ *
+ * # Safety
+ * `path` must be NULL or a NUL-terminated string; `out` NULL or writable.
+ */
+enum hf_status hf_net_load(const char *path, struct hf_net **out);
+
+/**
+ * A description of an `hf_termination` value (e.g. "stop requested"): a
+ * static string, never NULL, never to be freed; "unknown code" for a value
+ * that is not an `hf_termination`.
+ */
+const char *hf_termination_str(int32_t termination);
+
+/**
+ * A description of an `hf_reject_reason` value (e.g. "line search
+ * accepted no rate"): a static string, never NULL, never to be freed.
+ */
+const char *hf_reject_reason_str(int32_t reason);
+
+/**
+ * Creates a session that trains a copy of `net` (its architecture and
+ * current theta) on `train`, reporting on `test` if that is not NULL, with the
+ * options of `cfg` (copied; NULL = the reference defaults). The data sets
+ * are shared, not copied, and may be freed by the host afterwards.
+ *
+ * Errors: `HF_ERR_SHAPE_MISMATCH` (data widths do not fit the network),
+ * `HF_ERR_OUT_OF_RANGE` (an option or a combination of options),
+ * `HF_ERR_BACKEND_UNAVAILABLE` (option `backend` = `"cuda"` in a build or on
+ * a machine without CUDA; the message says why - `"auto"` falls back to the
+ * CPU, see `hf_session_backend_name`), `HF_ERR_INVALID_HANDLE`,
+ * `HF_ERR_NULL_POINTER`.
+ *
+ * # Safety
+ * `out` must be NULL or point to a writable `hf_session *`.
+ */
+enum hf_status hf_session_new(const struct hf_net *net,
+                              const struct hf_data *train,
+                              const struct hf_data *test,
+                              const struct hf_config *cfg,
+                              struct hf_session **out);
+
+/**
+ * Resumes a network session saved with `hf_session_save` from the file
+ * `path`: `net` gives the architecture (its theta is ignored; the saved theta must
+ * have the same length), `train`/`test` the data (as for `hf_session_new`),
+ * `cfg` the options (NULL = those saved in the file). Running m more
+ * iterations gives bit-identical results to a session that was never
+ * interrupted, given the same options and data.
+ *
+ * Errors: as `hf_session_new`, plus `HF_ERR_IO`, `HF_ERR_FORMAT`,
+ * `HF_ERR_CHECKSUM`, `HF_ERR_VERSION` for the file, and
+ * `HF_ERR_SHAPE_MISMATCH` when the saved theta does not fit `net`.
+ *
+ * # Safety
+ * `path` must be NULL or a NUL-terminated string; `out` NULL or writable.
+ */
+enum hf_status hf_session_resume(const struct hf_net *net,
+                                 const struct hf_data *train,
+                                 const struct hf_data *test,
+                                 const struct hf_config *cfg,
+                                 const char *path,
+                                 struct hf_session **out);
+
+/**
+ * Releases a session. NULL and an already freed `hf_session` are harmless;
+ * a handle of another kind is `HF_ERR_INVALID_HANDLE`. If another thread is
+ * inside a call on the session, the session lives until that call returns.
+ */
+enum hf_status hf_session_free(struct hf_session *session);
+
+/**
+ * Runs one HF iteration and, if `report` is not NULL, writes its report.
+ * A rejected step (NaN/Inf, failed line search) is not an error: the report
+ * says so, theta is unchanged and lambda raised. An error from the objective (e.g.
+ * `HF_ERR_CALLBACK` from a host objective) leaves theta, lambda and the schedule as
+ * they were. Stop requests and stop options do not apply to single steps.
+ *
+ * # Safety
+ * `report` must be NULL or point to a writable `hf_iteration_report`.
+ */
+enum hf_status hf_session_step(struct hf_session *session, struct hf_iteration_report *report);
+
+/**
+ * Runs HF iterations until a stop condition (options `max_iters` - the
+ * session's total -, `max_seconds`, `target_error`, `target_objective`,
+ * `no_progress_iters`, `max_rejected_in_row`; `hf_session_request_stop`; or
+ * `progress` returning nonzero). `progress` (may be NULL) is called with
+ * `user` after every iteration. If `summary` is not NULL it receives the
+ * summary; its `termination` says why the run stopped, which is not an
+ * error: the status is `HF_OK`.
+ *
+ * Errors: an error from the objective stops the run at once (for a host
+ * objective, `HF_ERR_CALLBACK` naming the callback); theta is that of the last
+ * completed iteration and the session stays usable.
+ *
+ * # Safety
+ * `progress` must be NULL or a valid callback; `summary` NULL or writable.
+ */
+enum hf_status hf_session_run(struct hf_session *session,
+                              hf_progress_fn progress,
+                              void *user,
+                              struct hf_summary *summary);
+
+/**
+ * Asks the session to stop: a run in progress stops after its current
+ * iteration (termination `HF_TERMINATION_STOP_REQUESTED`). Never waits for
+ * the session; safe from any thread, from signal-free contexts such as a
+ * GUI thread, and from inside the session's own callbacks. A request made
+ * while no run is in progress stops the next `hf_session_run` before its
+ * first iteration (0 iterations); single steps ignore it.
+ */
+enum hf_status hf_session_request_stop(const struct hf_session *session);
+
+/**
+ * Writes the number of parameters P of the session's objective.
+ *
+ * # Safety
+ * `count` must be NULL or point to a writable `size_t`.
+ */
+enum hf_status hf_session_num_params(const struct hf_session *session, size_t *count);
+
+/**
+ * Copies the current theta into `out` (at least P floats).
+ *
+ * # Safety
+ * `out` must be NULL or point to `out_len` writable floats.
+ */
+enum hf_status hf_session_get_params(const struct hf_session *session, float *out, size_t out_len);
+
+/**
+ * Creates a new network with the session's architecture and current theta.
+ * A session over a host objective has no network: `HF_ERR_UNSUPPORTED`.
+ *
+ * # Safety
+ * `out` must be NULL or point to a writable `hf_net *`.
+ */
+enum hf_status hf_session_copy_net(const struct hf_session *session, struct hf_net **out);
+
+/**
+ * Writes the number of HF iterations the session has done (across runs
+ * and resumes).
+ *
+ * # Safety
+ * `iteration` must be NULL or point to a writable `uint64_t`.
+ */
+enum hf_status hf_session_iteration(const struct hf_session *session, uint64_t *iteration);
+
+/**
+ * Writes the current damping lambda.
+ *
+ * # Safety
+ * `lambda` must be NULL or point to a writable `double`.
+ */
+enum hf_status hf_session_lambda(const struct hf_session *session, double *lambda);
+
+/**
+ * Replaces the session's options with a copy of `cfg` (validated; on error
+ * nothing changes). theta, lambda and the chunk schedule keep their state, so this
+ * is how to continue a finished run, e.g. with a larger `max_iters`.
+ */
+enum hf_status hf_session_set_config(struct hf_session *session, const struct hf_config *cfg);
+
+/**
+ * Creates a new `hf_config` holding a copy of the session's options.
+ *
+ * # Safety
+ * `out` must be NULL or point to a writable `hf_config *`.
+ */
+enum hf_status hf_session_get_config(const struct hf_session *session, struct hf_config **out);
+
+/**
+ * Saves the session (theta, lambda, CG warm start, iteration, chunk schedule, random
+ * state, counters, options) to `path` atomically: a crash leaves the old
+ * file or the new one, never a torn one. `HF_ERR_IO` names the path.
+ *
+ * # Safety
+ * `path` must be NULL or a NUL-terminated string.
+ */
+enum hf_status hf_session_save(const struct hf_session *session, const char *path);
+
+/**
+ * Copies the name of the compute backend and how it was chosen (e.g.
+ * `"cpu (auto: CUDA unavailable: ...)"`, or `"host objective"`) into `buf`.
+ * If it does not fit, nothing is written (`HF_ERR_BUFFER_TOO_SMALL`; the
+ * message gives the size needed).
+ *
+ * # Safety
+ * `buf` must be NULL or point to `len` writable bytes.
+ */
+enum hf_status hf_session_backend_name(const struct hf_session *session, char *buf, size_t len);
+
+/**
+ * Copies the last run's summary as text into `buf`: one line if `full` is
+ * 0, else a multi-line table of every total (about 600 bytes). Before any
+ * run has finished: `HF_ERR_INVALID_ARGUMENT`. If the text does not fit,
+ * nothing is written (`HF_ERR_BUFFER_TOO_SMALL`).
+ *
+ * # Safety
+ * `buf` must be NULL or point to `len` writable bytes.
+ */
+enum hf_status hf_session_summary_text(const struct hf_session *session,
+                                       int full,
+                                       char *buf,
+                                       size_t len);
+
+/**
+ * Copies the last iteration's report as one log line into `buf`. Before
+ * any iteration: `HF_ERR_INVALID_ARGUMENT`. If the text does not fit,
+ * nothing is written (`HF_ERR_BUFFER_TOO_SMALL`).
+ *
+ * # Safety
+ * `buf` must be NULL or point to `len` writable bytes.
+ */
+enum hf_status hf_session_report_text(const struct hf_session *session, char *buf, size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

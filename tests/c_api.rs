@@ -9,7 +9,8 @@
 //! loudly when valgrind is missing unless `HESSFREE_REQUIRE_VALGRIND=1`); and,
 //! with `HESSFREE_ASAN=1`, built with `-fsanitize=address,undefined`.
 //! The compilers are `$CC` / `$CXX` (default `cc` / `c++`); a missing
-//! compiler fails the test.
+//! compiler fails the test. Under valgrind the programs see
+//! `HESSFREE_TEST_UNDER_VALGRIND=1` and train on smaller problems.
 
 use std::env;
 use std::ffi::OsStr;
@@ -246,6 +247,10 @@ fn run(exe: &Path, variant: Variant) -> Output {
     // cargo points LD_LIBRARY_PATH at target/<profile>, which can hold a
     // stale, uplifted copy of the library from an earlier `cargo build`.
     cmd.env_remove("LD_LIBRARY_PATH");
+    // Programs that train shrink their problem under valgrind's slowdown.
+    if variant == Variant::Valgrind {
+        cmd.env("HESSFREE_TEST_UNDER_VALGRIND", "1");
+    }
     if variant == Variant::Asan {
         cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
             .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");

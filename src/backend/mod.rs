@@ -17,7 +17,8 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::data::Dataset;
 use crate::error::{Error, ErrorKind, Result};
-use crate::hf::{BackendChoice, Chunk, CurvatureKind};
+pub use crate::hf::BackendChoice;
+use crate::hf::{Chunk, CurvatureKind};
 use crate::net::NetSpec;
 
 /// Which data set a pass runs over.

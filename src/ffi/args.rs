@@ -135,6 +135,53 @@ pub unsafe fn c_str<'a>(ptr: *const c_char, arg: &str) -> FfiResult<&'a str> {
     })
 }
 
+/// Copies `text` and a terminating NUL into the caller's buffer `buf` of
+/// `len` bytes. If it does not fit, nothing is written and the error
+/// (`HF_ERR_BUFFER_TOO_SMALL`) says how many bytes are needed; a NULL `buf`
+/// with `len` 0 is thus a size query.
+///
+/// # Safety
+/// If non-NULL, `buf` must point to `len` writable bytes.
+pub unsafe fn copy_text(text: &str, buf: *mut c_char, len: usize, arg: &str) -> FfiResult<()> {
+    let need = text.len() + 1;
+    if len < need {
+        return Err(FfiError::new(
+            hf_status::HF_ERR_BUFFER_TOO_SMALL,
+            format!("buffer '{arg}' holds {len} bytes, the text needs {need} (including the NUL)"),
+        ));
+    }
+    // SAFETY: the caller's contract; `len >= need > 0` so NULL is an error here.
+    let dest = unsafe { slice_out(buf.cast::<u8>(), len, arg)? };
+    dest[..text.len()].copy_from_slice(text.as_bytes());
+    dest[text.len()] = 0;
+    Ok(())
+}
+
+/// Fails with `HF_ERR_NON_FINITE` naming `what` and the first index holding
+/// NaN or infinity.
+pub fn check_finite(values: &[f32], what: &str) -> FfiResult<()> {
+    match values.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(FfiError::new(
+            hf_status::HF_ERR_NON_FINITE,
+            format!("{what}[{i}] = {} is not finite", values[i]),
+        )),
+    }
+}
+
+/// Fails with `HF_ERR_SHAPE_MISMATCH` unless array `arg` has exactly `want`
+/// elements (`what` says what `want` is, e.g. "the network's parameter count").
+pub fn check_len(len: usize, want: usize, arg: &str, what: &str) -> FfiResult<()> {
+    if len == want {
+        Ok(())
+    } else {
+        Err(FfiError::new(
+            hf_status::HF_ERR_SHAPE_MISMATCH,
+            format!("{arg}_len is {len}, expected {what} = {want}"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

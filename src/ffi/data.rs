@@ -6,9 +6,11 @@
 //! per column. A data set is immutable once created, so one `hf_data` may be
 //! used by several threads and several sessions at once.
 
+use std::ffi::c_char;
 use std::fmt::Display;
+use std::path::Path;
 
-use super::args::{out, slice_in, slice_out};
+use super::args::{c_str, out, slice_in, slice_out, Out};
 use super::error::{FfiError, FfiResult};
 use super::guard::guard;
 use super::handle::{self, hf_data, HandleKind, Kind};
@@ -371,6 +373,172 @@ pub unsafe extern "C" fn hf_data_copy_targets(
         let set = handle::get::<Dataset>(data, "data")?;
         // SAFETY: forwarded caller contract.
         unsafe { copy_out(set.targets(), out, out_len, "n x target_dim") }
+    })
+}
+
+/// Registers `train` and `test` and writes both handles, or neither: if
+/// the second registration fails the first handle is released again.
+fn register_pair(
+    train: Dataset,
+    test: Dataset,
+    out_train: Out<'_, *mut hf_data>,
+    out_test: Out<'_, *mut hf_data>,
+) -> FfiResult<()> {
+    let a = handle::register(train)?;
+    let b = match handle::register(test) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = handle::free::<Dataset>(a, "train");
+            return Err(e);
+        }
+    };
+    out_train.write(a);
+    out_test.write(b);
+    Ok(())
+}
+
+/// A path argument: a NUL-terminated UTF-8 string.
+///
+/// # Safety
+/// `ptr` must be NULL or a NUL-terminated string valid for `'a`.
+pub(crate) unsafe fn path_arg<'a>(ptr: *const c_char, arg: &str) -> FfiResult<&'a Path> {
+    // SAFETY: the caller's contract.
+    let text = unsafe { c_str(ptr, arg)? };
+    if text.is_empty() {
+        return Err(FfiError::new(
+            hf_status::HF_ERR_INVALID_ARGUMENT,
+            format!("argument '{arg}' is an empty path"),
+        ));
+    }
+    Ok(Path::new(text))
+}
+
+/// Loads MNIST from the folder `dir`, which holds `train-images-idx3-ubyte`,
+/// `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte` and
+/// `t10k-labels-idx1-ubyte` (each plain or `.gz`): 60000 training and 10000
+/// test images of 784 pixels in [0, 1], as autoencoder sets (targets =
+/// inputs). Both handles are written on success, neither on failure.
+///
+/// Errors: `HF_ERR_IO` (a file is missing or unreadable; the message names
+/// it), `HF_ERR_FORMAT` (a malformed or truncated file), `HF_ERR_NULL_POINTER`.
+///
+/// # Safety
+/// `dir` must be NULL or a NUL-terminated string; `train`/`test` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn hf_data_load_mnist(
+    dir: *const c_char,
+    train: *mut *mut hf_data,
+    test: *mut *mut hf_data,
+) -> hf_status {
+    guard("hf_data_load_mnist", || {
+        // SAFETY: the caller's contracts.
+        let (dir, out_train, out_test) = unsafe {
+            (
+                path_arg(dir, "dir")?,
+                out(train, "train")?,
+                out(test, "test")?,
+            )
+        };
+        let mnist = crate::data::load_mnist(dir)?;
+        register_pair(mnist.train, mnist.test, out_train, out_test)
+    })
+}
+
+/// Generates `n` CURVES-like images (28x28 = 784 pixels in [0, 1], an
+/// autoencoder set) from the random stream seeded by `seed`; the same
+/// `(n, seed)` always gives the same data. `n = 0` is
+/// `HF_ERR_INVALID_ARGUMENT`; a size that cannot be allocated is
+/// `HF_ERR_RESOURCE_LIMIT`.
+///
+/// # Safety
+/// `out` must be NULL or point to a writable `hf_data *`.
+#[no_mangle]
+pub unsafe extern "C" fn hf_data_curves(n: usize, seed: u64, out: *mut *mut hf_data) -> hf_status {
+    guard("hf_data_curves", || {
+        // SAFETY: the caller's contract.
+        let result = unsafe { super::args::out(out, "out")? };
+        let data = crate::data::curves(n, seed)?;
+        result.write(handle::register(data)?);
+        Ok(())
+    })
+}
+
+/// Generates the FACES-like sets from the Olivetti file `olivetti_npy`
+/// (`olivetti_faces_uint8_400x4096.npy`): `per_image` randomly rotated,
+/// scaled and shifted 25x25 views of each source image (the paper: 414),
+/// 250*`per_image` training images from people 0-24 and 100*`per_image`
+/// test images from people 30-39, pixels in [0, 1] (not standardised; see
+/// `hf_data_preset` for the paper's standardised sets). Both handles are
+/// written on success, neither on failure.
+///
+/// Errors: `HF_ERR_INVALID_ARGUMENT` (`per_image` = 0), `HF_ERR_IO`,
+/// `HF_ERR_FORMAT`, `HF_ERR_NULL_POINTER`.
+///
+/// # Safety
+/// `olivetti_npy` must be NULL or a NUL-terminated string; `train`/`test`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn hf_data_faces(
+    olivetti_npy: *const c_char,
+    per_image: usize,
+    seed: u64,
+    train: *mut *mut hf_data,
+    test: *mut *mut hf_data,
+) -> hf_status {
+    guard("hf_data_faces", || {
+        // SAFETY: the caller's contracts.
+        let (path, out_train, out_test) = unsafe {
+            (
+                path_arg(olivetti_npy, "olivetti_npy")?,
+                out(train, "train")?,
+                out(test, "test")?,
+            )
+        };
+        // Checked before the (large) file is read.
+        if per_image == 0 {
+            return Err(FfiError::new(
+                hf_status::HF_ERR_INVALID_ARGUMENT,
+                "per_image must be at least 1",
+            ));
+        }
+        let (a, b) = crate::data::faces(path, per_image, seed)?;
+        register_pair(a, b, out_train, out_test)
+    })
+}
+
+/// The training and test sets of one of the paper's experiments, exactly as
+/// the presets use them: `"curves"` (20000 + 10000 generated images),
+/// `"mnist"` (read from `data_dir/mnist/`) or `"faces"` (generated from
+/// `data_dir/olivetti/olivetti_faces_uint8_400x4096.npy` with the paper's
+/// 414 views per image and standardised per pixel with the training set's
+/// statistics). `data_dir` is required but not read for `"curves"`. Both
+/// handles are written on success, neither on failure.
+///
+/// # Safety
+/// `preset` and `data_dir` must be NULL or NUL-terminated strings;
+/// `train`/`test` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn hf_data_preset(
+    preset: *const c_char,
+    data_dir: *const c_char,
+    seed: u64,
+    train: *mut *mut hf_data,
+    test: *mut *mut hf_data,
+) -> hf_status {
+    guard("hf_data_preset", || {
+        // SAFETY: the caller's contracts.
+        let (name, dir, out_train, out_test) = unsafe {
+            (
+                c_str(preset, "preset")?,
+                path_arg(data_dir, "data_dir")?,
+                out(train, "train")?,
+                out(test, "test")?,
+            )
+        };
+        let preset = crate::presets::Preset::parse(name)?;
+        let (a, b) = preset.load_data(dir, seed, None)?;
+        register_pair(a, b, out_train, out_test)
     })
 }
 

@@ -27,6 +27,11 @@ pub mod guard;
 pub mod handle;
 pub mod status;
 pub mod version;
+// The objects built on the basics.
+pub mod config;
+pub mod host_objective;
+pub mod net;
+pub mod session;
 
 pub use error::{FfiError, FfiResult};
 pub use handle::{hf_config, hf_data, hf_net, hf_session};
