@@ -242,18 +242,18 @@ def candidates() -> list[tuple[str, str | None]]:
         found.append(("$HESSFREE_LIB", env))
         return found  # an explicit choice is never overridden by a guess
     root = repo_root()
-    for profile in ("release", "debug"):
-        found.append(
-            (f"target/{profile} of the source tree", str(root / "target" / profile / _SONAME))
-        )
+    for sub in ("release", "debug", "release/deps", "debug/deps"):
+        # `cargo test` alone leaves the cdylib in deps/ without copying it up.
+        found.append((f"target/{sub} of the source tree", str(root / "target" / sub / _SONAME)))
     found.append(('ctypes.util.find_library("hessfree")', ctypes.util.find_library("hessfree")))
     return found
 
 
 def find_library() -> ctypes.CDLL:
     """Loads libhessfree: ``$HESSFREE_LIB`` if set (and only that), else
-    ``target/release`` then ``target/debug`` of the source tree this package
-    sits in, else the system search (``ctypes.util.find_library``)."""
+    ``target/release`` then ``target/debug`` (then their ``deps/``) of the
+    source tree this package sits in, else the system search
+    (``ctypes.util.find_library``)."""
     tried: list[str] = []
     for where, path in candidates():
         if path is None:
