@@ -211,7 +211,7 @@ fn fisher_product_equals_explicit_empirical_fisher() {
             let tr = t.slice(ndarray::s![n..n + 1, ..]);
             let (_, g) = batch_gradient(&spec, &theta, xr, tr);
             let g = ndarray::Array1::from(g);
-            f = f + &g
+            f += &g
                 .view()
                 .insert_axis(ndarray::Axis(1))
                 .dot(&g.view().insert_axis(ndarray::Axis(0)));

@@ -162,7 +162,7 @@ impl Network {
         c.expect_kind(NETWORK_FILE_KIND)?;
         let mut r = ByteReader::new(c.require("architecture")?);
         let n_sizes = r.u32()? as usize;
-        if n_sizes < 2 || n_sizes > 1024 {
+        if !(2..=1024).contains(&n_sizes) {
             return Err(Error::format(format!(
                 "network file lists {n_sizes} layers"
             )));
