@@ -225,7 +225,12 @@ impl Backend for CpuBackend {
     fn set_chunk(&mut self, theta: &[f32], chunk: Chunk, kind: CurvatureKind) -> Result<()> {
         self.check_len("theta", theta.len())?;
         let n = self.train.len();
-        if chunk.len == 0 || chunk.start.checked_add(chunk.len).map_or(true, |end| end > n) {
+        if chunk.len == 0
+            || chunk
+                .start
+                .checked_add(chunk.len)
+                .map_or(true, |end| end > n)
+        {
             return Err(Error::out_of_range(format!(
                 "curvature chunk {}..{}+{} lies outside the {n} training examples",
                 chunk.start, chunk.start, chunk.len
