@@ -421,10 +421,13 @@ fn documented_build(source: &Path, cpp: bool, exe: &Path) -> Command {
                 source.display()
             )
         });
+    // Substitute through a placeholder: the library directory itself contains
+    // "target/release" (e.g. target/release/deps after a plain `cargo test`).
     let lib = lib_dir().display().to_string();
     let line = line
-        .replace("$PWD/target/release", &lib)
-        .replace("target/release", &lib);
+        .replace("$PWD/target/release", "\u{0}")
+        .replace("target/release", "\u{0}")
+        .replace('\u{0}', &lib);
     let mut words = line.split_whitespace();
     words.next(); // the compiler
     let mut cmd = Command::new(compiler(cpp));
