@@ -12,19 +12,17 @@ fn read(relative: &str) -> String {
 }
 
 /// The names of the functions declared in `header`: every line that starts
-/// with a return type and then `hf_name(`.
+/// with a return type (`enum hf_status` or `const char *`) and then `hf_name(`.
 fn declared_functions(header: &str) -> BTreeSet<String> {
     header
         .lines()
         .filter(|l| l.starts_with("enum hf_status ") || l.starts_with("const char *"))
         .filter_map(|l| {
-            let start = l.find("hf_")?;
-            let rest = &l[start..];
-            let end = rest.find('(')?;
-            let name = &rest[..end];
-            name.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                .then(|| name.to_owned())
+            // The identifier just before the first '(' (after `enum hf_status `
+            // or `const char *`).
+            let before = &l[..l.find('(')?];
+            let name = before.rsplit([' ', '*']).next()?;
+            name.starts_with("hf_").then(|| name.to_owned())
         })
         .collect()
 }

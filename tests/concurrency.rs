@@ -21,7 +21,7 @@ use std::thread;
 use std::time::Duration;
 
 use hessfree::data::curves;
-use hessfree::hf::{ChunkOrder, Control, HfConfig, Session, StopHandle, Termination};
+use hessfree::hf::{ChunkOrder, Control, HfConfig, Session, StopHandle, Summary, Termination};
 use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec};
 
 /// Generous: the machine may be loaded. Only a deadlock comes near it.
@@ -103,6 +103,76 @@ fn independent_sessions_on_eight_threads_match_sequential_runs() {
 const STOP_AT: usize = 3;
 const READERS: usize = 4;
 const STOPPERS: usize = 2;
+const STOP_CALLS: usize = 200;
+
+/// What the threads of the shared-session test tell each other.
+#[derive(Default)]
+struct Flags {
+    /// Progress callbacks so far.
+    seen: AtomicUsize,
+    /// Readers about to wait for the session's lock.
+    readers_going: AtomicUsize,
+    /// Set by the callback of iteration `STOP_AT`: the stoppers may go.
+    stop_now: AtomicUsize,
+    /// `request_stop` calls that have returned.
+    stops_returned: AtomicUsize,
+}
+
+fn wait_until(cond: impl Fn() -> bool) {
+    while !cond() {
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+type Shared = Arc<Mutex<Session<NetObjective>>>;
+
+/// Holds the lock for a whole `run`; the callback lets the readers queue on
+/// the lock at iteration 1 and, at iteration `STOP_AT`, does not return
+/// before a stop request has returned.
+fn spawn_runner(shared: Shared, flags: Arc<Flags>) -> thread::JoinHandle<Summary> {
+    thread::spawn(move || {
+        let mut session = shared.lock().expect("session lock");
+        session
+            .run(|_| {
+                let k = flags.seen.fetch_add(1, Ordering::SeqCst) + 1;
+                if k == 1 {
+                    wait_until(|| flags.readers_going.load(Ordering::SeqCst) == READERS);
+                    thread::sleep(Duration::from_millis(20));
+                }
+                if k == STOP_AT {
+                    flags.stop_now.store(1, Ordering::SeqCst);
+                    wait_until(|| flags.stops_returned.load(Ordering::SeqCst) > 0);
+                }
+                Control::Continue
+            })
+            .expect("run")
+    })
+}
+
+/// What a reader saw: the iteration count, the progress callbacks done when
+/// it got the lock, and whether θ and λ were finite.
+type Read = (u64, usize, bool);
+
+fn spawn_reader(shared: Shared, flags: Arc<Flags>) -> thread::JoinHandle<Read> {
+    thread::spawn(move || {
+        wait_until(|| flags.seen.load(Ordering::SeqCst) >= 1);
+        flags.readers_going.fetch_add(1, Ordering::SeqCst);
+        let session = shared.lock().expect("session lock");
+        let callbacks_done = flags.seen.load(Ordering::SeqCst);
+        let finite = session.theta().iter().all(|x| x.is_finite()) && session.lambda().is_finite();
+        (session.iteration(), callbacks_done, finite)
+    })
+}
+
+fn spawn_stopper(stop: StopHandle, flags: Arc<Flags>) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        wait_until(|| flags.stop_now.load(Ordering::SeqCst) == 1);
+        for _ in 0..STOP_CALLS {
+            stop.request_stop(); // needs no lock: never waits for the run
+            flags.stops_returned.fetch_add(1, Ordering::SeqCst);
+        }
+    })
+}
 
 #[test]
 fn shared_session_reports_and_stops_without_deadlock() {
@@ -111,116 +181,54 @@ fn shared_session_reports_and_stops_without_deadlock() {
         cg_max_iters: 10,
         ..HfConfig::default()
     };
-    let s = session(5, 100, &[16], &config);
-    let stop: StopHandle = s.stop_handle();
-    let shared = Arc::new(Mutex::new(s));
-    let seen = Arc::new(AtomicUsize::new(0)); // progress callbacks so far
-    let readers_going = Arc::new(AtomicUsize::new(0));
-    let stop_now = Arc::new(AtomicUsize::new(0));
-    let stops_returned = Arc::new(AtomicUsize::new(0));
+    let session = session(5, 100, &[16], &config);
+    let stop = session.stop_handle();
+    let shared: Shared = Arc::new(Mutex::new(session));
+    let flags = Arc::new(Flags::default());
 
-    let (summary, reads, stop_calls) = with_watchdog("shared session", {
-        let (shared, seen, readers_going, stop_now, stops_returned) = (
-            shared.clone(),
-            seen.clone(),
-            readers_going.clone(),
-            stop_now.clone(),
-            stops_returned.clone(),
-        );
+    let (summary, reads) = with_watchdog("shared session", {
+        let (shared, flags, stop) = (shared.clone(), flags.clone(), stop.clone());
         move || {
-            let runner = {
-                let (shared, seen, readers_going, stop_now, stops_returned) = (
-                    shared.clone(),
-                    seen.clone(),
-                    readers_going.clone(),
-                    stop_now.clone(),
-                    stops_returned.clone(),
-                );
-                thread::spawn(move || {
-                    let mut guard = shared.lock().expect("session lock");
-                    guard.run(|_| {
-                        let k = seen.fetch_add(1, Ordering::SeqCst) + 1;
-                        if k == 1 {
-                            // Let the readers queue on the lock during the run.
-                            while readers_going.load(Ordering::SeqCst) < READERS {
-                                thread::sleep(Duration::from_millis(1));
-                            }
-                            thread::sleep(Duration::from_millis(20));
-                        }
-                        if k == STOP_AT {
-                            // Do not return before a stop request has returned.
-                            stop_now.store(1, Ordering::SeqCst);
-                            while stops_returned.load(Ordering::SeqCst) == 0 {
-                                thread::sleep(Duration::from_millis(1));
-                            }
-                        }
-                        Control::Continue
-                    })
-                })
-            };
+            let runner = spawn_runner(shared.clone(), flags.clone());
             let readers: Vec<_> = (0..READERS)
-                .map(|_| {
-                    let (shared, seen, readers_going) =
-                        (shared.clone(), seen.clone(), readers_going.clone());
-                    thread::spawn(move || {
-                        while seen.load(Ordering::SeqCst) < 1 {
-                            thread::sleep(Duration::from_millis(1));
-                        }
-                        readers_going.fetch_add(1, Ordering::SeqCst);
-                        let guard = shared.lock().expect("session lock");
-                        // Holding the lock means the run has returned.
-                        let callbacks_done = seen.load(Ordering::SeqCst);
-                        let finite = guard.theta().iter().all(|x| x.is_finite())
-                            && guard.lambda().is_finite();
-                        (guard.iteration(), callbacks_done, finite)
-                    })
-                })
+                .map(|_| spawn_reader(shared.clone(), flags.clone()))
                 .collect();
             let stoppers: Vec<_> = (0..STOPPERS)
-                .map(|_| {
-                    let (stop, stop_now, stops_returned) =
-                        (stop.clone(), stop_now.clone(), stops_returned.clone());
-                    thread::spawn(move || {
-                        while stop_now.load(Ordering::SeqCst) == 0 {
-                            thread::sleep(Duration::from_millis(1));
-                        }
-                        for _ in 0..200 {
-                            stop.request_stop();
-                            stops_returned.fetch_add(1, Ordering::SeqCst);
-                        }
-                    })
-                })
+                .map(|_| spawn_stopper(stop.clone(), flags.clone()))
                 .collect();
-            let summary = runner.join().expect("runner panicked").expect("run");
+            let summary = runner.join().expect("runner panicked");
             for s in stoppers {
                 s.join().expect("stopper panicked");
             }
-            let reads: Vec<_> = readers
+            let reads: Vec<Read> = readers
                 .into_iter()
                 .map(|r| r.join().expect("reader panicked"))
                 .collect();
-            (summary, reads, stops_returned.load(Ordering::SeqCst))
+            (summary, reads)
         }
     });
 
     assert_eq!(summary.termination, Termination::StopRequested);
     assert_eq!(summary.iterations, STOP_AT as u64);
-    assert_eq!(seen.load(Ordering::SeqCst), STOP_AT);
-    assert_eq!(stop_calls, 200 * STOPPERS);
+    assert_eq!(flags.seen.load(Ordering::SeqCst), STOP_AT);
+    assert_eq!(
+        flags.stops_returned.load(Ordering::SeqCst),
+        STOP_CALLS * STOPPERS
+    );
     for (i, (iteration, callbacks_done, finite)) in reads.iter().enumerate() {
         assert_eq!(*iteration, STOP_AT as u64, "reader {i}");
         assert_eq!(*callbacks_done, STOP_AT, "reader {i} got the lock mid-run");
         assert!(finite, "reader {i}: θ or λ not finite");
     }
-    // A later step works; a pending request stops the next run before its
-    // first iteration.
-    let mut s = shared.lock().expect("session lock");
-    let report = s.step().expect("step after the shared run");
+    // A later step works; a request made between runs stops the next run
+    // before its first iteration.
+    let mut session = shared.lock().expect("session lock");
+    let report = session.step().expect("step after the shared run");
     assert_eq!(report.iteration, STOP_AT as u64 + 1);
-    assert!(report.objective.is_finite() && s.theta().iter().all(|x| x.is_finite()));
+    assert!(report.objective.is_finite() && session.theta().iter().all(|x| x.is_finite()));
     stop.request_stop();
-    let again = s.run(|_| Control::Continue).expect("run");
+    let again = session.run(|_| Control::Continue).expect("run");
     assert_eq!(again.iterations, 0);
     assert_eq!(again.termination, Termination::StopRequested);
-    assert_eq!(s.iteration(), STOP_AT as u64 + 1);
+    assert_eq!(session.iteration(), STOP_AT as u64 + 1);
 }
