@@ -277,9 +277,13 @@ fn overflowing_network_is_rejected_and_stops_cleanly() {
     let mut s = Session::new(obj, &huge, cfg).unwrap();
     let r = s.step().unwrap();
     eprintln!("{}", r.log_line());
-    assert_eq!(
-        r.reject_reason,
-        Some(RejectReason::NonFinitePreconditioner),
+    // Where the overflow first shows (the gradient or the squared-gradient
+    // statistic) depends on the f32 kernels; either way it is a non-finite rejection.
+    assert!(
+        matches!(
+            r.reject_reason,
+            Some(RejectReason::NonFiniteGradient | RejectReason::NonFinitePreconditioner)
+        ),
         "{r:?}"
     );
     assert!(r.objective.is_finite(), "the loss itself still fits in f64");
