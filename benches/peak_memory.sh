@@ -5,23 +5,33 @@
 # optimizer's vectors" and to what the activations of all 60000 examples
 # would take.
 #
-#   benches/peak_memory.sh [ITERS]        (default 1)
+#   benches/peak_memory.sh [ITERS [EXTRA TRAIN ARGS...]]   (default 1 iteration)
+#   e.g. benches/peak_memory.sh 1 --set cg_max_iters=10
 #
 # Needs /usr/bin/time (package `time`) and the MNIST files under
-# $HESSFREE_DATA_DIR/mnist (default ../shared/data/mnist). Builds the release
-# `train` example first.
+# $HESSFREE_DATA_DIR/mnist (default ../shared/data/mnist). Builds the `train`
+# example first, in the release profile (PROFILE=dev uses the dev profile,
+# which allocates the same memory and builds faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 iters="${1:-1}"
+shift || true
+profile="${PROFILE:-release}"
 [ -x /usr/bin/time ] || { echo "peak_memory.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 data_dir="${HESSFREE_DATA_DIR:-../shared/data}"
 [ -d "$data_dir/mnist" ] || { echo "SKIPPED: no MNIST under $data_dir/mnist" >&2; exit 0; }
 
-cargo build --release --example train >&2
+if [ "$profile" = release ]; then
+    cargo build --release --example train >&2
+    exe=target/release/examples/train
+else
+    cargo build --example train >&2
+    exe=target/debug/examples/train
+fi
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-/usr/bin/time -v target/release/examples/train --preset mnist --full --iters "$iters" \
-    --backend cpu --data-dir "$data_dir" >/dev/null 2>"$log" || { cat "$log" >&2; exit 1; }
+/usr/bin/time -v "$exe" --preset mnist --full --iters "$iters" \
+    --backend cpu --data-dir "$data_dir" --quiet "$@" >/dev/null 2>"$log" || { cat "$log" >&2; exit 1; }
 peak_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log")
 

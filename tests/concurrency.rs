@@ -49,6 +49,17 @@ fn with_watchdog<T: Send + 'static>(what: &str, body: impl FnOnce() -> T + Send 
     }
 }
 
+/// Option `threads` of every session: 0 (all cores) unless
+/// `HESSFREE_TEST_KERNEL_THREADS` says otherwise. With 1 the library starts
+/// no worker threads of its own, so a ThreadSanitizer build sees only the
+/// test's threads (docs/reliability.md).
+fn kernel_threads() -> i64 {
+    std::env::var("HESSFREE_TEST_KERNEL_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 fn session(id: u64, n: usize, hidden: &[usize], config: &HfConfig) -> Session<NetObjective> {
     let data = curves(n, 100 + id).expect("curves data");
     let mut sizes = vec![784];
@@ -67,6 +78,7 @@ fn train(id: u64) -> (Vec<u32>, u64) {
         cg_max_iters: 20,
         seed: 7 + id as i64,
         chunk_order: ChunkOrder::Random,
+        threads: kernel_threads(),
         ..HfConfig::default()
     };
     let mut s = session(id, 120, &[16, 4], &config);
@@ -179,6 +191,7 @@ fn shared_session_reports_and_stops_without_deadlock() {
     let config = HfConfig {
         max_iters: 1000, // only the stop request ends the run
         cg_max_iters: 10,
+        threads: kernel_threads(),
         ..HfConfig::default()
     };
     let session = session(5, 100, &[16], &config);

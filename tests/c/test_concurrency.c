@@ -38,6 +38,11 @@
 enum { THREADS = 8, READERS = 4, STOPPERS = 2, MAX_P = 40000 };
 
 static int small;
+/* Option "threads" of every session: 0 (all cores) unless
+ * HESSFREE_TEST_KERNEL_THREADS says otherwise. With 1, the library starts no
+ * worker threads of its own, so a ThreadSanitizer run sees only the
+ * program's threads (docs/reliability.md). */
+static int64_t kernel_threads;
 
 static void on_alarm(int sig) {
     static const char msg[] =
@@ -85,6 +90,7 @@ static void train_one(job *j) {
     if (st == HF_OK) st = hf_config_set_i64(cfg, "seed", 7 + j->id);
     if (st == HF_OK) st = hf_config_set_str(cfg, "chunk_order", "random");
     if (st == HF_OK) st = hf_config_set_str(cfg, "backend", "cpu");
+    if (st == HF_OK) st = hf_config_set_i64(cfg, "threads", kernel_threads);
     if (st == HF_OK) st = hf_session_new(net, data, NULL, cfg, &s);
     if (st == HF_OK) st = hf_session_run(s, NULL, NULL, &sum);
     if (st == HF_OK) st = hf_session_num_params(s, &j->p);
@@ -261,6 +267,7 @@ static hf_session *small_session(uint64_t seed) {
     CHECK_OK(hf_config_set_i64(cfg, "max_iters", 1000)); /* only the stop request ends the run */
     CHECK_OK(hf_config_set_i64(cfg, "cg_max_iters", small ? 3 : 10));
     CHECK_OK(hf_config_set_str(cfg, "backend", "cpu"));
+    CHECK_OK(hf_config_set_i64(cfg, "threads", kernel_threads));
     CHECK_OK(hf_session_new(net, data, NULL, cfg, &s));
     CHECK_OK(hf_config_free(cfg));
     CHECK_OK(hf_net_free(net));
@@ -395,7 +402,9 @@ static void test_free_during_run(void) {
 
 int main(void) {
     const char *v = getenv("HESSFREE_TEST_UNDER_VALGRIND");
+    const char *threads = getenv("HESSFREE_TEST_KERNEL_THREADS");
     small = v && v[0] == '1';
+    kernel_threads = threads ? atoi(threads) : 0;
     signal(SIGALRM, on_alarm);
     alarm(small ? 1200 : 300);
     test_independent_sessions();
