@@ -255,12 +255,19 @@ def plot(path, ops, methods):
         ax.legend()
     if methods:
         ax = axes.pop(0)
-        labels = [f"{METHOD_TITLE[s['method']].replace('`', '')}\n{s['settings']}" for s in methods]
+        short = {"hessianfree-hf": "hessianfree HF", "hessfree-hf": "hessfree HF", "hessfree-sgd": "SGD+mom.", "hessfree-adam": "Adam"}
+
+        def label(s):
+            if s["method"].endswith("-hf"):
+                return f"{short[s['method']]}\nchunk {s['settings'].split()[-1]}"
+            return f"{short[s['method']]}\n{s['settings'].split(',')[0]}"
+
+        labels = [label(s) for s in methods]
         xs = range(len(methods))
         w = 0.38
         ax.bar([x - w / 2 for x in xs], [s["wall_s"] for s in methods], w, label="wall (s)")
         ax.bar([x + w / 2 for x in xs], [s["cpu_s"] for s in methods], w, label="CPU (s)")
-        ax.set_xticks(list(xs), labels, fontsize=6)
+        ax.set_xticks(list(xs), labels, fontsize=8)
         ax.set_ylabel("seconds to the target error (median)")
         ax.set_title("Time to a fixed training error (small CURVES-like autoencoder)")
         ax.legend()
