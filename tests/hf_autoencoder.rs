@@ -1,19 +1,29 @@
-//! Issue 3's must-show, measured honestly: a small deep autoencoder
-//! (784-50-25-10 mirrored, logistic hidden and output units, linear code
-//! layer, cross-entropy) on 2000 CURVES-like images, HF against SGD with
-//! momentum at an equal budget of passes over the data.
+//! Issue 3's must-show, measured honestly: the issue's small deep autoencoder
+//! (784-200-50-10 mirrored, logistic hidden and output units, linear code
+//! layer, cross-entropy) on 2000 CURVES-like images, HF (reference defaults,
+//! curvature chunk 500) against SGD with momentum at an equal budget of passes
+//! over the data.
 //!
-//! What this test asserts: HF (defaults except chunk 500, 11 iterations,
-//! initial λ = 1) leaves the "mean image" plateau — its training error ends
-//! below 0.7× that of the best constant output — and it prints HF's and
-//! tuned SGD's errors side by side.
+//! What this test asserts, all at HF's budget (16 iterations, ≈ 270 passes):
+//! - HF leaves the "mean image" plateau: its training error ends below 0.7×
+//!   that of the best constant output (measured: 19.9 against 30.6);
+//! - SGD with momentum 0.9 at learning rate 0.01 — the rate that was best on
+//!   the narrower 784-50-25-10 net — is left stuck on the plateau (30.6), so
+//!   HF ends well below it (below 0.7× its error);
+//! - SGD with momentum 0.9 at the tuned rate 0.003 is NOT stuck: it ends
+//!   *below* HF (10.6 against 19.9). The test asserts this too, so that the
+//!   finding stays true of the code and the documentation stays honest.
 //!
-//! What it does NOT show (measured, see [`SWEEP_NOTES`]): that HF beats a
-//! tuned SGD here. At HF's budget (250 passes), SGD with momentum 0.9 and
-//! learning rate 0.01 also leaves the plateau and ends lower (15.1 against
-//! HF's 20.3); every other learning rate tried stays on the plateau (≈ 30.6).
-//! A deeper net (784-64-32-16-8) made it worse for HF (12 iterations, 278
-//! passes: HF 25.3, SGD lr 0.01: 11.3, lr 0.003: 18.3).
+//! So the issue's claim — "HF drives its training error well below what the
+//! same number of gradient evaluations of SGD with momentum reaches" — holds
+//! only against SGD at learning rates that stay stuck, not against a tuned
+//! SGD. The sweep ([`SWEEP_NOTES`], `sgd_learning_rate_sweep`) shows it is
+//! not a matter of the budget either: after 1000 passes SGD at 0.01 is still at
+//! 30.6, while SGD at 0.003 is at 8.0 after 420 passes (HF: 14.7 after 413
+//! passes, 6.3 after 1936 passes). Adam (lr 0.001) reaches 9.3 after 90
+//! passes. This agrees with Sutskever, Martens, Dahl and Hinton (ICML 2013):
+//! with sparse initialisation and well-tuned momentum, first-order methods
+//! train these autoencoders about as well as HF.
 //!
 //! The budget is counted generously to SGD. HF is charged, per iteration:
 //! every full-batch evaluation (gradient, backtracking, line search and the
@@ -21,15 +31,9 @@
 //! curvature product as 2 passes over its chunk (an R-forward and a backward
 //! pass); fixing the chunk and the two chunk losses for ρ as one chunk pass
 //! each. SGD is charged only its minibatch gradients and gets at least that
-//! many passes (its report passes are free). Counting forward-only passes at
-//! a third of a gradient pass would cut HF's budget by roughly a third.
-//!
-//! λ₀ = 1 instead of the reference code's 45: with 45 the same escape
-//! happens later (training error 20.3 after 20 iterations and 383 passes
-//! instead of 11 iterations and 250 passes), which would make the SGD run
-//! half as long again. The widths are smaller than the issue's example
-//! (50-25 instead of 200-50) to keep the SGD run cheap; 784-100-50-10
-//! behaves the same way (HF 15.9 after 20 iterations, 422 passes, λ₀ = 45).
+//! many passes (its report passes are free). Counting by floating-point work
+//! (a forward-only pass a third of a gradient, a product 4/3 of one) would
+//! cut HF's budget by roughly a third and change no conclusion.
 
 use hessfree::data::curves;
 use hessfree::firstorder::{FirstOrder, FirstOrderConfig, Method, Termination};
@@ -38,35 +42,36 @@ use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec};
 
 /// Training examples.
 const N: usize = 2000;
-/// HF's curvature chunk.
+/// HF's curvature chunk (a quarter of the set, HFDemo's CURVES ratio).
 const CHUNK: i64 = 500;
-/// HF iterations.
-const HF_ITERS: i64 = 11;
-/// HF's initial damping (see the module docs).
-const INITIAL_LAMBDA: f64 = 1.0;
-/// SGD's momentum and learning rate: the best of [`SWEEP_NOTES`].
+/// HF iterations: enough to leave the plateau.
+const HF_ITERS: i64 = 16;
+/// SGD's momentum.
 const SGD_MOMENTUM: f64 = 0.9;
-/// See [`SGD_MOMENTUM`].
-const SGD_LEARNING_RATE: f64 = 0.01;
+/// The learning rate that leaves SGD with momentum stuck on this net.
+const SGD_STUCK_LEARNING_RATE: f64 = 0.01;
+/// The best learning rate of [`SWEEP_NOTES`].
+const SGD_TUNED_LEARNING_RATE: f64 = 0.003;
 /// SGD's minibatch size.
 const SGD_BATCH: usize = 100;
 /// The hand tuning of SGD with momentum (batch 100, shuffled batch order,
-/// same θ₀ and objective), final training error after HF's 250.25 passes
-/// (lr 0.03–1: after 200 passes).
+/// same θ₀ and objective): training error after the given passes. HF (these
+/// settings, more iterations): 19.9 after 270 passes, 14.7 after 413, 11.9
+/// after 1000, 6.3 after 1936.
 #[allow(dead_code)]
-const SWEEP_NOTES: &str = "momentum 0.9: lr 0.003 -> 30.62, lr 0.01 -> 15.14, \
-    lr 0.03 -> 30.63 (30.62 at 200), lr 0.1 -> 30.76, lr 0.3 -> 30.85, lr 1 -> 31.00; \
-    momentum 0.99: lr 0.01 -> 30.64, lr 0.03 -> 30.77";
+const SWEEP_NOTES: &str = "momentum 0.9: lr 0.001 -> see sweep, lr 0.003 -> 10.55 (270), \
+    7.96 (420); lr 0.01 -> 30.62 (270), 30.62 (1000); lr 0.03 -> 30.63 (420); \
+    lr 0.1 -> 30.69 (345); lr 0.3 -> 31.05 (300); momentum 0.99: lr 0.003 -> 30.62 (345); \
+    Adam lr 0.001: 17.5 (30), 9.26 (90)";
 
 fn spec() -> NetSpec {
-    NetSpec::autoencoder(&[784, 50, 25, 10], Activation::Logistic).unwrap()
+    NetSpec::autoencoder(&[784, 200, 50, 10], Activation::Logistic).unwrap()
 }
 
 fn config() -> HfConfig {
     HfConfig {
         chunk_size: CHUNK,
         max_iters: HF_ITERS,
-        initial_lambda: INITIAL_LAMBDA,
         seed: 5,
         ..HfConfig::default()
     }
@@ -165,21 +170,30 @@ fn mean_image_error() -> f64 {
 }
 
 #[test]
-fn hf_leaves_the_plateau_and_is_compared_with_tuned_sgd_at_equal_passes() {
+fn hf_beats_stuck_sgd_but_not_tuned_sgd_at_equal_passes() {
     let plateau = mean_image_error();
     let (hf_error, passes) = run_hf();
-    let sgd_error = run_sgd(SGD_LEARNING_RATE, SGD_MOMENTUM, passes);
+    let stuck = run_sgd(SGD_STUCK_LEARNING_RATE, SGD_MOMENTUM, passes);
+    let tuned = run_sgd(SGD_TUNED_LEARNING_RATE, SGD_MOMENTUM, passes);
     let message = format!(
-        "after {passes:.1} passes over {N} CURVES-like images: HF train error {hf_error:.3}, \
-         SGD+momentum (lr {SGD_LEARNING_RATE}, momentum {SGD_MOMENTUM}, batch {SGD_BATCH}) \
-         train error {sgd_error:.3}; mean-image error {plateau:.3}"
+        "after {passes:.1} passes over {N} CURVES-like images: HF train error {hf_error:.3}; \
+         SGD+momentum {SGD_MOMENTUM} (batch {SGD_BATCH}) train error {stuck:.3} at lr \
+         {SGD_STUCK_LEARNING_RATE}, {tuned:.3} at lr {SGD_TUNED_LEARNING_RATE}; \
+         mean-image error {plateau:.3}"
     );
     eprintln!("{message}");
     assert!(
         hf_error < 0.7 * plateau,
         "HF did not leave the plateau: {message}"
     );
-    assert!(sgd_error.is_finite(), "{message}");
+    assert!(
+        stuck > 0.95 * plateau && hf_error < 0.7 * stuck,
+        "expected SGD at lr {SGD_STUCK_LEARNING_RATE} stuck on the plateau and HF well below it: {message}"
+    );
+    assert!(
+        tuned < hf_error,
+        "tuned SGD no longer ends below HF: update the module docs and the README: {message}"
+    );
 }
 
 #[test]
@@ -188,7 +202,7 @@ fn sgd_learning_rate_sweep() {
     let (hf_error, passes) = run_hf();
     eprintln!("HF: train error {hf_error:.3} after {passes:.1} passes");
     for momentum in [0.9, 0.99] {
-        for lr in [0.003, 0.01, 0.03, 0.1, 0.3, 1.0] {
+        for lr in [0.001, 0.003, 0.01, 0.03, 0.1, 0.3] {
             let e = run_sgd(lr, momentum, passes);
             eprintln!("SWEEP momentum {momentum} lr {lr}: train error {e:.3}");
         }
