@@ -38,8 +38,8 @@ function [passed, failed, not_applicable] = run_bad_input_table(table)
       fprintf('FAIL bad_input_table row %s: %s\n', row.id, problem);
     end
   end
-  % Both sessions... the network session (Octave has no host objectives)
-  % still takes a real step after the whole table.
+  % The network session (Octave has no host objectives) still takes a real
+  % step after the whole table.
   r = fx.session.step();
   if ~(r.iteration == 1 && isfinite(r.objective))
     failed = failed + 1;
