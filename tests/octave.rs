@@ -3,8 +3,9 @@
 //! (`mkoctfile --mex`, with `-Wall -Wextra -Werror`) against the static
 //! library cargo just built, runs
 //! `bindings/matlab/tests/run_tests.m` in `octave-cli`, and checks that
-//! every test passed and that the binding's canonical run prints the same
-//! line as the C program `tests/c/canonical.c` (issue 6).
+//! every test passed, that the binding's canonical run prints the same
+//! line as the C program `tests/c/canonical.c` (issue 6), and that the shared
+//! bad-input table (`tests/bad_input/cases.tsv`) ran completely.
 //!
 //! Without `octave-cli` or `mkoctfile` the test prints a loud `SKIPPED:`
 //! line and passes, unless `HESSFREE_REQUIRE_OCTAVE=1` (set by `.ci/run`),
@@ -15,6 +16,9 @@ use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+#[path = "bad_input/table.rs"]
+mod table;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -196,6 +200,12 @@ fn octave_binding_tests_pass_and_match_c() {
     assert_eq!(
         octave_line, expected,
         "the Octave canonical run differs from the C program's"
+    );
+    // The shared bad-input table (run_bad_input_table.m): every row ran or
+    // is declared not applicable to Octave.
+    let (table_passed, table_na) = table::check_runner("octave", &stdout);
+    eprintln!(
+        "bad-input table through Octave: {table_passed} rows passed, {table_na} not applicable"
     );
     let cases = stdout
         .lines()

@@ -5,11 +5,15 @@
 //! through `HESSFREE_INCLUDE`. If `python3`, `pytest` or `numpy` is missing
 //! the test prints a loud `SKIPPED:` line and passes, unless
 //! `HESSFREE_REQUIRE_PYTHON=1` (set by `.ci/run`), which makes it fail.
-//! The interpreter is `$PYTHON` (default `python3`).
+//! The interpreter is `$PYTHON` (default `python3`). The closing line of the
+//! shared bad-input table's runner is checked against `tests/bad_input/cases.tsv`.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "bad_input/table.rs"]
+mod table;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -123,4 +127,8 @@ fn python_binding_pytest_suite() {
         stdout.contains(" passed"),
         "pytest ran no tests:\n{stdout}\n{stderr}"
     );
+    // The shared bad-input table (test_bad_input_table.py): every row ran or
+    // is declared not applicable to Python.
+    let (passed, na) = table::check_runner("python", &stdout);
+    eprintln!("bad-input table through Python: {passed} rows passed, {na} not applicable");
 }

@@ -604,6 +604,12 @@ public:
         owner_.reset(s);
     }
 
+    /// Takes ownership of the C handle of a network session (nullptr gives an
+    /// empty object), as the other classes' handle constructors do. Not for
+    /// host-objective sessions: their callbacks point into the Session object
+    /// that created them.
+    explicit Session(hf_session* handle) noexcept : owner_(handle) {}
+
     /// Trains a copy of `net` on `train` with the options of `cfg`.
     Session(const Net& net, const Data& train, const Config& cfg)
         : Session(net, train, nullptr, &cfg) {}
@@ -761,7 +767,10 @@ public:
 
     /// The C handle (still owned by this object).
     hf_session* get() const noexcept { return owner_.get(); }
-    /// True unless moved from.
+    /// Gives up ownership of the C handle; the caller frees it (a
+    /// host-objective session's callbacks stay valid only while this object lives).
+    hf_session* release() noexcept { return owner_.release(); }
+    /// True unless moved from or released.
     explicit operator bool() const noexcept { return owner_.get() != nullptr; }
 
 private:

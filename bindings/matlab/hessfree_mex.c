@@ -511,7 +511,9 @@ static void cmd_data_new(int nlhs, mxArray *plhs[], int nrhs, const mxArray *prh
     check_matrix(x, "inputs");
     din = mxGetM(x);
     n = mxGetN(x);
-    if (y == NULL || mxIsEmpty(y)) {
+    /* Only [] (0 x 0) means "no targets": a 0 x N targets matrix is a
+     * zero-width target set, which the library refuses. */
+    if (y == NULL || (mxGetM(y) == 0 && mxGetN(y) == 0)) {
         if (mxIsSingle(x)) {
             st = hf_data_new_autoencoder(n, din, (const float *)mxGetData(x), din * n, &data);
         } else {

@@ -37,6 +37,7 @@ function [passed, failed] = run_tests(varargin)
     @test_callback_error_without_identifier
     @test_callback_stop
     @test_callback_calls_session
+    @test_bad_input_table
     @test_canonical
   };
   filter = '';
@@ -545,6 +546,12 @@ function test_callback_calls_session()
   s = callback_session(3);
   expect_error(@() s.run(@(r) s.params()), 'hessfree:HF_ERR_UNSUPPORTED', 'callback');
   check(s.iteration() == 1 && numel(s.params()) > 0);
+end
+
+function test_bad_input_table()
+  % The shared bad-input table (tests/bad_input/cases.tsv) through this binding.
+  [~, failed] = run_bad_input_table();
+  check(failed == 0, '%d rows of the shared bad-input table failed', failed);
 end
 
 function test_canonical()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from ._handle import Handle, lib, text_out
-from .errors import check
+from .errors import binding_error, check
 
 #: hf_key_type values, in header order.
 KEY_TYPES = ("f64", "i64", "bool", "str")
@@ -131,6 +131,16 @@ class Config(Handle):
         info = KEYS.get(key)
         kind = info.type if info else None
         k = key.encode()
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and kind != "f64"
+            and not -(1 << 63) <= value < 1 << 63
+        ):
+            # ctypes would silently keep only the low 64 bits (2^70 would become 0).
+            raise binding_error(
+                "HF_ERR_OUT_OF_RANGE", f"option {key!r} = {value} does not fit a 64-bit integer"
+            )
         if isinstance(value, str) and kind != "str":
             check(lib.hf_config_set_from_string(self._h, f"{key}={value}".encode()))
         elif isinstance(value, str):

@@ -82,7 +82,8 @@ class Data(Handle):
     def mnist(cls, directory: str | os.PathLike[str] | None = None) -> tuple["Data", "Data"]:
         """MNIST ``(train, test)`` autoencoder sets from ``directory``
         (default ``<data dir>/mnist``)."""
-        d = Path(directory) if directory is not None else default_data_dir() / "mnist"
+        # Not Path(directory): Path("") is ".", which would hide an empty path.
+        d = os.fspath(directory) if directory is not None else default_data_dir() / "mnist"
         return _pair(lib.hf_data_load_mnist, os.fsencode(d))
 
     @classmethod
@@ -95,7 +96,7 @@ class Data(Handle):
         """FACES-like ``(train, test)`` sets: ``per_image`` random views of
         each Olivetti face (default file under the data dir)."""
         path = (
-            Path(olivetti_npy)
+            os.fspath(olivetti_npy)
             if olivetti_npy is not None
             else default_data_dir() / "olivetti" / "olivetti_faces_uint8_400x4096.npy"
         )
@@ -109,7 +110,7 @@ class Data(Handle):
     ) -> tuple["Data", "Data"]:
         """The ``(train, test)`` sets of the paper's experiment ``name``
         ("curves", "mnist", "faces")."""
-        d = Path(data_dir) if data_dir is not None else default_data_dir()
+        d = os.fspath(data_dir) if data_dir is not None else default_data_dir()
         return _pair(lib.hf_data_preset, name.encode(), os.fsencode(d), _seed(seed))
 
     # -- queries ---------------------------------------------------------

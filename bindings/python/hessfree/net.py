@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 from typing import Any, NamedTuple, Sequence
 
@@ -33,13 +34,29 @@ def _code(table: dict[str, int], value: Any, what: str) -> int:
             ) from None
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be a name ({', '.join(table)}) or an int code")
+    if not -(1 << 31) <= value < 1 << 31:
+        # ctypes would silently keep only the low 32 bits (2^32 would become 0).
+        raise binding_error("HF_ERR_INVALID_ARGUMENT", f"{what} = {value} is not a valid code")
     return value  # the library checks the code
 
 
-def _sizes(sizes: Sequence[int], what: str) -> Any:
-    values = [int(s) for s in sizes]
+def _sizes(sizes: Sequence[Any], what: str) -> Any:
+    values = []
+    for i, s in enumerate(sizes):
+        if isinstance(s, float) and not math.isfinite(s):
+            raise binding_error("HF_ERR_NON_FINITE", f"{what}[{i}] is {s}; a layer size must be finite")
+        if isinstance(s, float) and not s.is_integer():
+            raise binding_error(
+                "HF_ERR_OUT_OF_RANGE", f"{what}[{i}] = {s} is not a whole number of units"
+            )
+        values.append(int(s))
     if any(s < 0 for s in values):
         raise binding_error("HF_ERR_INVALID_ARGUMENT", f"{what}: negative layer size in {values}")
+    if any(s >= 1 << 64 for s in values):
+        # ctypes would silently keep only the low 64 bits.
+        raise binding_error(
+            "HF_ERR_OUT_OF_RANGE", f"{what}: layer size beyond the largest size in {values}"
+        )
     return (ctypes.c_size_t * max(len(values), 1))(*values), len(values)
 
 
@@ -225,7 +242,10 @@ def _is_vector(x: Any) -> bool:
 
 
 def _data(data: Any) -> Any:
-    """The handle of a Data argument (TypeError for anything else)."""
+    """The handle of a Data argument (:class:`~hessfree.WrongType`, a TypeError,
+    for anything else)."""
     if not isinstance(data, Data):
-        raise TypeError(f"expected a hessfree.Data, got {type(data).__name__}")
+        raise binding_error(
+            "HF_ERR_WRONG_TYPE", f"expected a hessfree.Data, got {type(data).__name__}"
+        )
     return data.handle

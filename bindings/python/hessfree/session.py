@@ -27,7 +27,7 @@ from ._lib import (
 )
 from .config import Config
 from .data import Data
-from .errors import CallbackError, HessfreeError, check
+from .errors import CallbackError, HessfreeError, binding_error, check
 from .net import Net
 
 
@@ -142,7 +142,10 @@ def _config_handle(config: Config | Mapping[str, Any] | None) -> tuple[Any, Conf
 
 def _check_type(value: Any, cls: type, what: str) -> Any:
     if not isinstance(value, cls):
-        raise TypeError(f"{what} must be a hessfree.{cls.__name__}, got {type(value).__name__}")
+        raise binding_error(
+            "HF_ERR_WRONG_TYPE",
+            f"{what} must be a hessfree.{cls.__name__}, got {type(value).__name__}",
+        )
     return value.handle
 
 
@@ -415,7 +418,9 @@ class _HostObjective:
             if not callable(getattr(obj, name, None))
         ]
         if missing:
-            raise TypeError(f"the objective lacks the method(s) {', '.join(missing)}")
+            raise binding_error(
+                "HF_ERR_WRONG_TYPE", f"the objective lacks the method(s) {', '.join(missing)}"
+            )
         self.obj = obj
         self.pending = _Pending()
         self.with_stat = bool(getattr(obj, "provides_precond_stat", False))

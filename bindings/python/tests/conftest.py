@@ -59,3 +59,17 @@ def small_problem(curves_inputs):
 
 #: Options that keep a run small and deterministic.
 FAST = {"chunk_size": 60, "threads": 1, "backend": "cpu", "cg_max_iters": 30}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Prints the shared bad-input table's closing line (checked by
+    tests/python.rs) when test_bad_input_table ran."""
+    module = sys.modules.get("test_bad_input_table")
+    results = getattr(module, "RESULTS", None)
+    if not results:
+        return
+    counts = {k: sum(1 for v in results.values() if v == k) for k in ("passed", "failed", "n/a")}
+    terminalreporter.write_line(
+        f"bad_input_table[python]: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['n/a']} not applicable"
+    )
