@@ -22,6 +22,13 @@
 //! layer plus 1 GEMM and 1 kernel per hidden layer: about `6L − 3` launches
 //! (45 for the 8-layer MNIST autoencoder), plus one upload and one download.
 //!
+//! **Memory.** [`device_estimate`] counts what a run will allocate (data,
+//! vectors, a pass slice, the largest curvature chunk); `new` compares it
+//! with the free device memory before uploading anything, and each new chunk
+//! or pass workspace is checked again before allocation, so that too little
+//! memory is a `ResourceLimit` error naming the numbers (and `auto` falls
+//! back to the CPU) rather than an allocation failing half-way.
+//!
 //! Reductions that decide something (losses) run per example in f64 and are
 //! summed in one block in a fixed order: results are deterministic for a
 //! given device, and so are cuBLAS's FP32 GEMMs on one stream.
@@ -134,9 +141,9 @@ fn size(a: usize, b: usize) -> Result<usize> {
     })
 }
 
-/// Device memory the CUDA backend allocates beyond its buffers: cuBLAS's
-/// workspace and the allocator's rounding (buffers are rounded up to 2 MiB
-/// pages), plus a share of the estimate for what the estimate leaves out.
+/// Device memory the CUDA backend uses beyond its buffers' sizes: cuBLAS's
+/// workspace and the allocator's granularity, plus a share of the estimate
+/// for small buffers it leaves out (loss sums, predictions' inputs).
 fn device_margin(bytes: u128) -> u128 {
     bytes / 20 + (64u128 << 20)
 }
@@ -201,9 +208,10 @@ fn data_bytes(data: &Dataset) -> u128 {
 
 /// An estimate of the peak device memory, in bytes, of training `spec` on
 /// `train` (and `test`) with the CUDA backend under `options`: the data
-/// sets, six parameter-sized vectors, a full pass's workspace (with the
+/// sets, five parameter-sized vectors, a full pass's workspace (with the
 /// statistic's squares), the largest curvature chunk of
-/// `options.curvature` and a margin for cuBLAS and the allocator. Compared
+/// `options.curvature` (with its own θ), the upload staging and a margin for
+/// cuBLAS and the allocator. Compared
 /// with the device's free memory before anything is uploaded.
 pub fn device_estimate(
     spec: &NetSpec,
