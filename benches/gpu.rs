@@ -10,13 +10,16 @@
 //! `case precision operation median_ms min_ms reps`.
 //!
 //! The data are CURVES-like images for both shapes (timings do not depend on
-//! pixel values).
+//! pixel values). Each case first times, on the CPU, the host vector work of
+//! one CG iteration on vectors of its size (`host CG work per iteration`):
+//! today's optimizer does that on the host around every product.
 
 use std::time::Instant;
 
 use hessfree::backend::cuda::{CudaBackend, CudaOptions};
 use hessfree::backend::{Backend, Split};
 use hessfree::data::curves;
+use hessfree::hf::cg::{self, CgOptions};
 use hessfree::hf::{Chunk, CurvatureKind};
 use hessfree::net::{initial_params, Activation, Init, NetSpec};
 use hessfree::rng::Rng;
@@ -41,10 +44,49 @@ fn report(case: &str, precision: &str, op: &str, (median, min): (f64, f64), reps
     println!("{case:<7} {precision:<5} {op:<28} {median:>9.3} {min:>9.3} {reps:>5}");
 }
 
+/// Host time per CG iteration of the vector work the optimizer does around
+/// each curvature product (updates, preconditioning, dot products, φ, kept
+/// iterates, plus one pass for a diagonal operator standing in for the
+/// damping term): what a device-resident CG would save besides the bus
+/// traffic. Runs on the CPU only.
+fn host_cg_work(case: &str, p: usize) {
+    let mut rng = Rng::new(5);
+    let diag: Vec<f32> = (0..p).map(|_| 0.5 + rng.uniform() as f32).collect();
+    let b: Vec<f32> = (0..p).map(|_| rng.normal() as f32).collect();
+    let m: Vec<f32> = (0..p).map(|_| 0.5 + rng.uniform() as f32).collect();
+    let x0 = vec![0.0f32; p];
+    let iters = 30;
+    let opts = CgOptions {
+        max_iters: iters,
+        min_iters: iters,
+        ..CgOptions::default()
+    };
+    let mut op = |v: &[f32], out: &mut [f32]| -> hessfree::Result<()> {
+        for ((o, &vi), &d) in out.iter_mut().zip(v).zip(&diag) {
+            *o = d * vi;
+        }
+        Ok(())
+    };
+    let mut done = 0;
+    let (median, min) = time_ms(1, 3, || {
+        let r = cg::solve(&mut op, &b, &x0, Some(&m), &opts).expect("CG");
+        done = r.iterations.max(1);
+    });
+    let per = |t: f64| t / done as f64;
+    report(
+        case,
+        "host",
+        "host CG work per iteration",
+        (per(median), per(min)),
+        3,
+    );
+}
+
 fn bench_case(case: &str, encoder: &[usize], chunk: usize) {
     let spec = NetSpec::autoencoder(encoder, Activation::Logistic).expect("valid preset");
     let data = curves(chunk, 1).expect("CURVES-like data");
     let p = spec.num_params();
+    host_cg_work(case, p);
     let theta = initial_params(&spec, Init::default(), 1).expect("initial parameters");
     let mut rng = Rng::new(2);
     let v: Vec<f32> = (0..p).map(|_| rng.normal() as f32).collect();
@@ -55,6 +97,7 @@ fn bench_case(case: &str, encoder: &[usize], chunk: usize) {
             device: 0,
             tf32,
             eval_chunk: chunk,
+            curvature: Some((chunk, CurvatureKind::Hessian)),
         };
         let mut gpu = match CudaBackend::new(&spec, &data, None, options) {
             Ok(g) => g,

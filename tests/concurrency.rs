@@ -79,6 +79,9 @@ fn train(id: u64) -> (Vec<u32>, u64) {
         seed: 7 + id as i64,
         chunk_order: ChunkOrder::Random,
         threads: kernel_threads(),
+        // The subject is the CPU kernels' threads; pinned so that a `cuda`
+        // build on a GPU machine tests the same thing.
+        backend: hessfree::hf::BackendChoice::Cpu,
         ..HfConfig::default()
     };
     let mut s = session(id, 120, &[16, 4], &config);
@@ -192,6 +195,7 @@ fn shared_session_reports_and_stops_without_deadlock() {
         max_iters: 1000, // only the stop request ends the run
         cg_max_iters: 10,
         threads: kernel_threads(),
+        backend: hessfree::hf::BackendChoice::Cpu,
         ..HfConfig::default()
     };
     let session = session(5, 100, &[16], &config);

@@ -9,8 +9,10 @@
 //! losses 1e-5 relative. TF32 is only checked loosely (2e-2) and its measured
 //! error is printed.
 
-use hessfree::backend::cuda::{compile_kernels, CudaBackend, CudaOptions};
-use hessfree::backend::{create_backend, cuda_status, Backend, CpuBackend, Split};
+use hessfree::backend::cuda::{compile_kernels, device_estimate, CudaBackend, CudaOptions};
+use hessfree::backend::{
+    create_backend, create_backend_with, cuda_status, Backend, BackendOptions, CpuBackend, Split,
+};
 use hessfree::data::{curves, Dataset};
 use hessfree::hf::{BackendChoice, Chunk, CurvatureKind, HfConfig, Session};
 use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec};
@@ -86,6 +88,7 @@ fn gpu_backend(spec: &NetSpec, train: &Dataset, test: Option<&Dataset>, tf32: bo
         device: 0,
         tf32,
         eval_chunk: 128,
+        curvature: None,
     };
     CudaBackend::new(spec, train, test, options).unwrap()
 }
@@ -133,6 +136,34 @@ fn compare_backends(spec: &NetSpec, data: &Dataset, tol: f64, tf32: bool) {
             rel(plain.loss, rc.loss) < loss_tol,
             "{what}: loss without gradient"
         );
+    }
+
+    // Minibatch passes (first-order methods): a range spanning several
+    // pass slices, and one inside a slice.
+    for (start, len) in [(train.len() / 7, train.len() / 2), (3, 17)] {
+        let (mut g_c, mut g_g) = (vec![0.0; p], vec![0.0; p]);
+        let rc = cpu
+            .evaluate_range(&theta, Split::Train, start, len, Some(&mut g_c))
+            .unwrap();
+        let rg = gpu
+            .evaluate_range(&theta, Split::Train, start, len, Some(&mut g_g))
+            .unwrap();
+        let loss_tol = if tf32 { tol } else { 1e-5 };
+        let e = rel_err(&g_g, &g_c);
+        eprintln!(
+            "{what} range {start}+{len}: loss {} vs {}, grad {e:.2e}",
+            rg.loss, rc.loss
+        );
+        assert_eq!(rg.examples, len);
+        assert!(rel(rg.loss, rc.loss) < loss_tol, "{what}: range loss");
+        assert!(rel(rg.error, rc.error) < loss_tol, "{what}: range error");
+        assert!(e < tol, "{what}: range gradient {e}");
+    }
+    for (start, len) in [(0, 0), (train.len() - 1, 2), (usize::MAX, 2)] {
+        let e = gpu
+            .evaluate_range(&theta, Split::Train, start, len, None)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OutOfRange, "{e}");
     }
 
     let chunk = Chunk {
@@ -312,4 +343,162 @@ fn misuse_is_reported_not_panicked() {
         .curvature_product(&vec![0.0; p + 1], &mut out)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ShapeMismatch, "{e}");
+}
+
+/// The 2-20000-20000-2 net over 2 million examples of the CPU's
+/// `impossible_chunk` test: its curvature chunk needs terabytes.
+fn impossible() -> (NetSpec, Dataset) {
+    use Activation::*;
+    let spec = NetSpec::new(vec![2, 20000, 20000, 2], vec![Logistic, Logistic, Linear]).unwrap();
+    let n = 2_000_000;
+    let data = Dataset::new(n, 2, vec![0.5; 2 * n], 2, vec![0.5; 2 * n]).unwrap();
+    (spec, data)
+}
+
+#[test]
+fn device_estimate_counts_data_vectors_and_chunk() {
+    // Needs no device: the estimate is arithmetic on the shapes.
+    let spec = NetSpec::autoencoder(&[784, 1000, 500, 250, 30], Activation::Logistic).unwrap();
+    let data = curves(2000, 1).unwrap();
+    let p = spec.num_params() as u128;
+    let options = |curvature| CudaOptions {
+        eval_chunk: 1000,
+        curvature,
+        ..CudaOptions::default()
+    };
+    let bare = device_estimate(&spec, &data, None, &options(None));
+    // At least the data (788 floats per example with the ones row and
+    // padding) and five parameter-sized vectors.
+    assert!(bare >= 4 * (788 * 2000 + 5 * p), "{bare}");
+    let gn = device_estimate(
+        &spec,
+        &data,
+        None,
+        &options(Some((1000, CurvatureKind::GaussNewton))),
+    );
+    let gn2 = device_estimate(
+        &spec,
+        &data,
+        None,
+        &options(Some((2000, CurvatureKind::GaussNewton))),
+    );
+    let hess = device_estimate(
+        &spec,
+        &data,
+        None,
+        &options(Some((2000, CurvatureKind::Hessian))),
+    );
+    // A chunk adds its θ and, per example, at least the cached activations.
+    let widths: u128 = spec.sizes()[1..].iter().map(|&s| s as u128).sum();
+    assert!(gn >= bare + 4 * (p + 1000 * widths), "{gn} vs {bare}");
+    assert!(gn2 > gn && hess > gn2, "{gn} {gn2} {hess}");
+    // A chunk is capped at the training set.
+    let capped = device_estimate(
+        &spec,
+        &data,
+        None,
+        &options(Some((10_000, CurvatureKind::GaussNewton))),
+    );
+    assert_eq!(capped, gn2);
+    let with_test = device_estimate(&spec, &data, Some(&data), &options(None));
+    assert!(with_test >= bare + 4 * 788 * 2000, "{with_test} vs {bare}");
+    let (spec, data) = impossible();
+    let huge = device_estimate(
+        &spec,
+        &data,
+        None,
+        &options(Some((2_000_000, CurvatureKind::GaussNewton))),
+    );
+    assert!(huge > 1u128 << 40, "{huge}");
+}
+
+#[test]
+fn too_big_for_the_device_fails_up_front_or_falls_back() {
+    if device().is_none() {
+        return;
+    }
+    let (spec, data) = impossible();
+    let options = CudaOptions {
+        curvature: Some((data.len(), CurvatureKind::GaussNewton)),
+        ..CudaOptions::default()
+    };
+    let e = CudaBackend::new(&spec, &data, None, options)
+        .err()
+        .expect("must be refused");
+    eprintln!("{e}");
+    assert_eq!(e.kind(), ErrorKind::ResourceLimit, "{e}");
+    assert!(
+        e.message().contains("GiB of GPU memory") && e.message().contains("free"),
+        "{e}"
+    );
+    let options = BackendOptions {
+        curvature: Some((data.len(), CurvatureKind::GaussNewton)),
+        ..BackendOptions::default()
+    };
+    let e = create_backend_with(
+        BackendChoice::Cuda,
+        spec.clone(),
+        data.clone(),
+        None,
+        options,
+    )
+    .err()
+    .expect("cuda must be refused");
+    assert_eq!(e.kind(), ErrorKind::ResourceLimit, "{e}");
+    let chosen = create_backend_with(BackendChoice::Auto, spec, data, None, options).unwrap();
+    assert!(
+        chosen
+            .note
+            .starts_with("cpu (auto: not enough GPU memory: "),
+        "{}",
+        chosen.note
+    );
+    assert_eq!(chosen.backend.name(), "cpu");
+}
+
+#[test]
+fn device_estimate_covers_a_chunk_allocation() {
+    if device().is_none() {
+        return;
+    }
+    let spec = NetSpec::autoencoder(&[784, 1000, 500, 250, 30], Activation::Logistic).unwrap();
+    let data = curves(4000, 2).unwrap();
+    let theta = theta_for(&spec, 3);
+    let options = CudaOptions {
+        eval_chunk: 1000,
+        ..CudaOptions::default()
+    };
+    let mut gpu = CudaBackend::new(&spec, &data, None, options).unwrap();
+    for kind in [CurvatureKind::GaussNewton, CurvatureKind::Hessian] {
+        let chunk = Chunk {
+            start: 0,
+            len: 4000,
+        };
+        let with = |c| {
+            device_estimate(
+                &spec,
+                &data,
+                None,
+                &CudaOptions {
+                    curvature: c,
+                    ..options
+                },
+            )
+        };
+        let estimate = with(Some((4000, kind))) - with(None);
+        let (free0, _) = gpu.device_memory().unwrap();
+        gpu.set_chunk(&theta, chunk, kind).unwrap();
+        let (free1, _) = gpu.device_memory().unwrap();
+        // The old chunk (if any) was freed first: compare with what was free then.
+        let used = free0.saturating_sub(free1) as f64;
+        eprintln!(
+            "{kind:?} chunk of 4000: free memory fell by {:.1} MiB, estimate {:.1} MiB",
+            used / (1 << 20) as f64,
+            estimate as f64 / (1 << 20) as f64
+        );
+        assert!(
+            used <= 1.5 * estimate as f64 + (64 << 20) as f64,
+            "{used} vs {estimate}"
+        );
+    }
 }

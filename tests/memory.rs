@@ -50,6 +50,9 @@ fn training_peak_memory_is_one_chunk_not_the_whole_set() {
         eval_chunk_size: 1000,
         cg_max_iters: 10,
         max_iters: 1,
+        // Host memory of the CPU backend is measured (a GPU run would keep
+        // the activations on the device and add the CUDA context's memory).
+        backend: hessfree::hf::BackendChoice::Cpu,
         ..HfConfig::default()
     };
     let widths: usize = spec.sizes()[1..].iter().sum();

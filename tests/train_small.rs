@@ -16,7 +16,17 @@ fn hf_reduces_autoencoder_error() {
         ..HfConfig::default()
     };
     let (objective, note) = NetObjective::from_config(spec, train, Some(test), &config).unwrap();
-    assert!(note.starts_with("cpu"), "{note}");
+    // `auto` picks the GPU where the `cuda` feature and a device are there:
+    // the note must name the backend the objective really runs on.
+    let name = objective.backend_name();
+    assert!(note.starts_with(&name), "note {note:?}, backend {name:?}");
+    match hessfree::backend::cuda_status() {
+        Ok(device) => assert!(
+            name.starts_with("cuda") && name.contains(&device),
+            "{name} on {device}"
+        ),
+        Err(_) => assert_eq!(name, "cpu", "{note}"),
+    }
     let mut session = Session::new(objective, &theta, config).unwrap();
     let mut first = None;
     let mut last = None;

@@ -57,6 +57,10 @@ pub struct BackendOptions {
     pub eval_chunk: usize,
     /// Allow TF32 tensor-core GEMMs (CUDA only).
     pub tf32: bool,
+    /// The largest curvature chunk (examples) the run will fix and its
+    /// kind, for the GPU's up-front memory check (`None`: not checked up
+    /// front; each chunk is still checked before it is allocated).
+    pub curvature: Option<(usize, CurvatureKind)>,
 }
 
 /// Creates the backend `choice` asks for over `train` (and `test`), with
@@ -70,7 +74,7 @@ pub fn create_backend(
 ) -> Result<ChosenBackend> {
     let options = BackendOptions {
         eval_chunk,
-        tf32: false,
+        ..BackendOptions::default()
     };
     create_backend_with(choice, spec, train, test, options)
 }
@@ -79,8 +83,9 @@ pub fn create_backend(
 ///
 /// `Cuda` fails with `ErrorKind::BackendUnavailable` (saying why) when the
 /// library was built without the `cuda` feature or no device can be used
-/// (`ResourceLimit` when the data do not fit on the device); `Auto` then
-/// falls back to the CPU and says so in the note.
+/// (`ResourceLimit`, with the numbers, when the estimated device memory of
+/// the data, a pass and the largest curvature chunk exceeds the free device
+/// memory); `Auto` then falls back to the CPU and says why in the note.
 pub fn create_backend_with(
     choice: BackendChoice,
     spec: NetSpec,
@@ -111,6 +116,9 @@ pub fn create_backend_with(
         ));
     }
     let note = match cuda_failure {
+        Some(e) if e.kind() == ErrorKind::ResourceLimit => {
+            format!("cpu (auto: not enough GPU memory: {})", e.message())
+        }
         Some(e) => format!("cpu (auto: CUDA unavailable: {})", e.message()),
         None => "cpu".to_string(),
     };
@@ -144,7 +152,10 @@ fn try_cuda(
     test: Option<&Dataset>,
     options: BackendOptions,
 ) -> Result<ChosenBackend> {
-    let cuda_options = cuda::CudaOptions::from_env(options.tf32, options.eval_chunk)?;
+    let cuda_options = cuda::CudaOptions {
+        curvature: options.curvature,
+        ..cuda::CudaOptions::from_env(options.tf32, options.eval_chunk)?
+    };
     let backend = cuda::CudaBackend::new(spec, train, test, cuda_options)?;
     let note = backend.name();
     Ok(ChosenBackend {

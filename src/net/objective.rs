@@ -53,9 +53,16 @@ impl NetObjective {
         crate::backend::memory::check_fits(need, &format!("training {}", spec.describe()))?;
         crate::curvature::set_threads(usize::try_from(config.threads).unwrap_or(0));
         let eval_chunk = usize::try_from(config.eval_chunk_size).unwrap_or(0);
+        // Chunks grow up to the whole training set when chunk_growth > 1.
+        let n = train.len();
+        let largest_chunk = match usize::try_from(config.chunk_size) {
+            Ok(k) if k > 0 && config.chunk_growth <= 1.0 => k.min(n),
+            _ => n,
+        };
         let options = BackendOptions {
             eval_chunk,
             tf32: config.tf32,
+            curvature: Some((largest_chunk, config.curvature)),
         };
         let chosen = create_backend_with(config.backend, spec, train, test, options)?;
         let objective = NetObjective::new(

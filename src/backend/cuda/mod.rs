@@ -22,6 +22,13 @@
 //! layer plus 1 GEMM and 1 kernel per hidden layer: about `6L − 3` launches
 //! (45 for the 8-layer MNIST autoencoder), plus one upload and one download.
 //!
+//! **Memory.** [`device_estimate`] counts what a run will allocate (data,
+//! vectors, a pass slice, the largest curvature chunk); `new` compares it
+//! with the free device memory before uploading anything, and each new chunk
+//! or pass workspace is checked again before allocation, so that too little
+//! memory is a `ResourceLimit` error naming the numbers (and `auto` falls
+//! back to the CPU) rather than an allocation failing half-way.
+//!
 //! Reductions that decide something (losses) run per example in f64 and are
 //! summed in one block in a fixed order: results are deterministic for a
 //! given device, and so are cuBLAS's FP32 GEMMs on one stream.
@@ -58,6 +65,11 @@ pub struct CudaOptions {
     pub tf32: bool,
     /// Examples per slice of a full pass (0 = [`DEFAULT_EVAL_CHUNK`]).
     pub eval_chunk: usize,
+    /// The largest curvature chunk the run will fix and its kind, so that
+    /// [`CudaBackend::new`] can check up front that it fits in device memory
+    /// (`None`: only the data, vectors and a pass slice are checked there;
+    /// `set_chunk` still checks each new chunk before allocating it).
+    pub curvature: Option<(usize, CurvatureKind)>,
 }
 
 impl CudaOptions {
@@ -75,6 +87,7 @@ impl CudaOptions {
             device,
             tf32,
             eval_chunk,
+            curvature: None,
         })
     }
 }
@@ -126,6 +139,125 @@ fn size(a: usize, b: usize) -> Result<usize> {
             format!("a {a} × {b} device buffer overflows"),
         )
     })
+}
+
+/// Device memory the CUDA backend uses beyond its buffers' sizes: cuBLAS's
+/// workspace and the allocator's granularity, plus a share of the estimate
+/// for small buffers it leaves out (loss sums, predictions' inputs).
+fn device_margin(bytes: u128) -> u128 {
+    bytes / 20 + (64u128 << 20)
+}
+
+/// Bytes of a pass workspace for `cap` examples (mirrors `workspace`).
+fn workspace_bytes(spec: &NetSpec, cap: usize, squares: bool) -> u128 {
+    let slots = spec.slots();
+    let cap = cap.max(1) as u128;
+    let hidden: u128 = slots[..slots.len() - 1]
+        .iter()
+        .map(|s| ld_aug(s.fan_out) as u128)
+        .sum();
+    let deltas: u128 = slots.iter().map(|s| ld_pad(s.fan_out) as u128).sum();
+    let out = 2 * spec.output_dim() as u128;
+    let squares = if squares {
+        let max_in = slots.iter().map(|s| s.fan_in).max().unwrap_or(1);
+        let max_out = slots.iter().map(|s| s.fan_out).max().unwrap_or(1);
+        (ld_aug(max_in) + ld_pad(max_out)) as u128
+    } else {
+        0
+    };
+    // Floats per example, plus two f64 loss sums per example.
+    4 * cap * (hidden + deltas + out + squares) + 16 * cap
+}
+
+/// Bytes of a curvature product's scratch for `cap` examples (mirrors `scratch`).
+fn scratch_bytes(spec: &NetSpec, cap: usize, kind: CurvatureKind) -> u128 {
+    let slots = spec.slots();
+    let cap = cap.max(1) as u128;
+    let hidden = &slots[..slots.len() - 1];
+    let per_hidden: u128 = hidden.iter().map(|s| ld_pad(s.fan_out) as u128).sum();
+    let rz: u128 = slots.iter().map(|s| ld_pad(s.fan_out) as u128).sum();
+    let max_hidden = hidden.iter().map(|s| s.fan_out).max().unwrap_or(1);
+    let back = 2 * ld_pad(max_hidden) as u128;
+    let extra = match kind {
+        CurvatureKind::Hessian => 2 * per_hidden,
+        CurvatureKind::EmpiricalFisher => 1,
+        CurvatureKind::GaussNewton => 0,
+    };
+    4 * cap * (rz + back + extra)
+}
+
+/// Bytes of a cached curvature chunk of `len` examples: its θ, activations
+/// (and deltas) and the products' scratch.
+fn curvature_bytes(spec: &NetSpec, len: usize, kind: CurvatureKind) -> u128 {
+    4 * spec.num_params() as u128
+        + workspace_bytes(spec, len, false)
+        + scratch_bytes(spec, len, kind)
+}
+
+/// Bytes of a data set held on the device.
+fn data_bytes(data: &Dataset) -> u128 {
+    let n = data.len() as u128;
+    let x = ld_aug(data.input_dim()) as u128 * n;
+    let t = if data.is_autoencoder() {
+        0
+    } else {
+        data.target_dim() as u128 * n
+    };
+    4 * (x + t)
+}
+
+/// An estimate of the peak device memory, in bytes, of training `spec` on
+/// `train` (and `test`) with the CUDA backend under `options`: the data
+/// sets, five parameter-sized vectors, a full pass's workspace (with the
+/// statistic's squares), the largest curvature chunk of
+/// `options.curvature` (with its own θ), the upload staging and a margin for
+/// cuBLAS and the allocator. Compared
+/// with the device's free memory before anything is uploaded.
+pub fn device_estimate(
+    spec: &NetSpec,
+    train: &Dataset,
+    test: Option<&Dataset>,
+    options: &CudaOptions,
+) -> u128 {
+    let eval_chunk = if options.eval_chunk == 0 {
+        DEFAULT_EVAL_CHUNK
+    } else {
+        options.eval_chunk
+    };
+    let largest = train.len().max(test.map_or(0, Dataset::len));
+    let slice = eval_chunk.min(largest);
+    let staging = 4 * (spec.input_dim() * UPLOAD_SLICE.min(largest)) as u128;
+    let vectors = 4 * 5 * spec.num_params() as u128;
+    let curvature = options.curvature.map_or(0, |(len, kind)| {
+        curvature_bytes(spec, len.min(train.len()), kind)
+    });
+    let bytes = data_bytes(train)
+        + test.map_or(0, data_bytes)
+        + vectors
+        + workspace_bytes(spec, slice, true)
+        + curvature
+        + staging;
+    bytes + device_margin(bytes)
+}
+
+/// Fails with `ResourceLimit`, naming the numbers, when `need` bytes
+/// exceed the free device memory `free` of `total`.
+fn check_device_fits(need: u128, free: usize, total: usize, what: &str) -> Result<()> {
+    if need > free as u128 {
+        let gib = |b: u128| b as f64 / (1u64 << 30) as f64;
+        return Err(Error::new(
+            ErrorKind::ResourceLimit,
+            format!(
+                "{what} needs about {:.2} GiB of GPU memory but only {:.2} GiB of the device's \
+                 {:.2} GiB is free; use a smaller chunk_size / eval_chunk_size, a smaller \
+                 network, or the CPU backend",
+                gib(need),
+                gib(free as u128),
+                gib(total as u128)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A data set on the device: augmented inputs and, unless the targets are
@@ -259,6 +391,14 @@ impl CudaBackend {
         let mut gpu = Gpu::open(options.device, options.tf32, p)?;
         gpu.bind()?;
         smoke_test(&mut gpu)?;
+        let (free, total) = gpu.memory()?;
+        let need = device_estimate(spec, train, test, &options);
+        check_device_fits(
+            need,
+            free,
+            total,
+            &format!("training {} on {}", spec.describe(), gpu.name()),
+        )?;
         let layers = spec
             .slots()
             .iter()
@@ -332,6 +472,17 @@ impl CudaBackend {
         self.check_len("output buffer", out.len())?;
         self.gpu.bind()?;
         self.gpu.download(self.out.ptr(), out)
+    }
+
+    /// Fails with `ResourceLimit` when `bytes` more (plus a margin) would
+    /// not fit in the device's free memory: a clear error instead of an
+    /// allocation failing half-way.
+    fn check_fits(&self, bytes: u128, what: &str) -> Result<()> {
+        // Buffers just dropped are freed in stream order: wait, so that the
+        // free memory includes them.
+        self.gpu.sync()?;
+        let (free, total) = self.gpu.memory()?;
+        check_device_fits(bytes + device_margin(bytes), free, total, what)
     }
 
     fn check_len(&self, what: &str, len: usize) -> Result<()> {
@@ -435,6 +586,8 @@ impl CudaBackend {
             .is_some_and(|w| w.cap >= cap && (w.squares.is_some() || !squares));
         if !fits {
             self.eval = None; // free the old buffers before allocating new ones
+            let bytes = workspace_bytes(&self.spec, cap, squares);
+            self.check_fits(bytes, &format!("a pass over {cap} examples"))?;
             self.eval = Some(self.workspace(cap, squares)?);
         }
         Ok(())
@@ -498,6 +651,83 @@ impl CudaBackend {
         let sums = self.gpu.download_f64(self.sums.ptr(), 2 * slices)?;
         Ok(sums.iter().step_by(2).sum::<f64>() / len as f64)
     }
+
+    /// One pass over examples `start..start+len` of a split (validated by
+    /// the callers): mean loss and error over those examples and, on request,
+    /// their mean gradient and statistic. Only θ goes up and the requested
+    /// vectors and two sums per slice come down.
+    fn evaluate_rows(
+        &mut self,
+        theta: &[f32],
+        split: Split,
+        first: usize,
+        total: usize,
+        grad: Option<&mut [f32]>,
+        stat: Option<&mut [f32]>,
+    ) -> Result<PassResult> {
+        self.check_len("theta", theta.len())?;
+        if let Some(g) = grad.as_ref() {
+            self.check_len("gradient buffer", g.len())?;
+        }
+        if let Some(s) = stat.as_ref() {
+            self.check_len("statistic buffer", s.len())?;
+        }
+        if total == 0 {
+            return Err(Error::invalid("a pass over no examples has no mean"));
+        }
+        let slice = self.eval_chunk.min(total);
+        let slices = total.div_ceil(slice);
+        let p = self.spec.num_params();
+        self.gpu.bind()?;
+        self.ensure_eval(slice, stat.is_some())?;
+        self.ensure_sums(slices)?;
+        self.gpu.upload(theta, self.theta.ptr())?;
+        let (want_grad, want_stat) = (grad.is_some(), stat.is_some() && grad.is_some());
+        if want_grad {
+            self.gpu.zero(self.grad.ptr(), p)?;
+        }
+        if want_stat {
+            self.gpu.zero(self.stat.ptr(), p)?;
+        }
+        {
+            let data = self.data(split)?;
+            let ws = self.eval.as_ref().ok_or_else(no_workspace)?;
+            let pass = self.pass();
+            let scale = 1.0 / total as f32;
+            for k in 0..slices {
+                let start = first + k * slice;
+                let n = slice.min(first + total - start);
+                let x = data.x(start);
+                pass.forward(&self.theta, x, ws, n)?;
+                pass.losses(ws, data.t(start), n, want_grad, self.sums.at(2 * k))?;
+                if want_grad {
+                    let stat_buf = want_stat.then_some(&self.stat);
+                    pass.backward_gradient(&self.theta, x, ws, n, scale, &self.grad, stat_buf)?;
+                }
+            }
+        }
+        let sums = self.gpu.download_f64(self.sums.ptr(), 2 * slices)?;
+        if let Some(g) = grad {
+            self.gpu.download(self.grad.ptr(), g)?;
+        }
+        match stat {
+            Some(s) if want_stat => self.gpu.download(self.stat.ptr(), s)?,
+            // A statistic without a gradient is never asked for by the
+            // objective; compute it the simple way rather than fail.
+            Some(s) => {
+                let mut g = vec![0.0f32; p];
+                self.evaluate_rows(theta, split, first, total, Some(&mut g), Some(s))?;
+            }
+            None => {}
+        }
+        let loss_sum: f64 = sums.iter().step_by(2).sum();
+        let err_sum: f64 = sums.iter().skip(1).step_by(2).sum();
+        Ok(PassResult {
+            loss: loss_sum / total as f64,
+            error: err_sum / total as f64,
+            examples: total,
+        })
+    }
 }
 
 fn no_workspace() -> Error {
@@ -554,66 +784,26 @@ impl Backend for CudaBackend {
         grad: Option<&mut [f32]>,
         stat: Option<&mut [f32]>,
     ) -> Result<PassResult> {
-        self.check_len("theta", theta.len())?;
-        if let Some(g) = grad.as_ref() {
-            self.check_len("gradient buffer", g.len())?;
-        }
-        if let Some(s) = stat.as_ref() {
-            self.check_len("statistic buffer", s.len())?;
-        }
         let total = self.data(split)?.n;
-        let slice = self.eval_chunk.min(total);
-        let slices = total.div_ceil(slice);
-        let p = self.spec.num_params();
-        self.gpu.bind()?;
-        self.ensure_eval(slice, stat.is_some())?;
-        self.ensure_sums(slices)?;
-        self.gpu.upload(theta, self.theta.ptr())?;
-        let (want_grad, want_stat) = (grad.is_some(), stat.is_some() && grad.is_some());
-        if want_grad {
-            self.gpu.zero(self.grad.ptr(), p)?;
+        self.evaluate_rows(theta, split, 0, total, grad, stat)
+    }
+
+    fn evaluate_range(
+        &mut self,
+        theta: &[f32],
+        split: Split,
+        start: usize,
+        len: usize,
+        grad: Option<&mut [f32]>,
+    ) -> Result<PassResult> {
+        let n = self.data(split)?.n;
+        let inside = matches!(start.checked_add(len), Some(end) if end <= n);
+        if len == 0 || !inside {
+            return Err(Error::out_of_range(format!(
+                "example range {start}..{start}+{len} is empty or lies outside the {n} examples"
+            )));
         }
-        if want_stat {
-            self.gpu.zero(self.stat.ptr(), p)?;
-        }
-        {
-            let data = self.data(split)?;
-            let ws = self.eval.as_ref().ok_or_else(no_workspace)?;
-            let pass = self.pass();
-            let scale = 1.0 / total as f32;
-            for k in 0..slices {
-                let start = k * slice;
-                let n = slice.min(total - start);
-                let x = data.x(start);
-                pass.forward(&self.theta, x, ws, n)?;
-                pass.losses(ws, data.t(start), n, want_grad, self.sums.at(2 * k))?;
-                if want_grad {
-                    let stat_buf = want_stat.then_some(&self.stat);
-                    pass.backward_gradient(&self.theta, x, ws, n, scale, &self.grad, stat_buf)?;
-                }
-            }
-        }
-        let sums = self.gpu.download_f64(self.sums.ptr(), 2 * slices)?;
-        if let Some(g) = grad {
-            self.gpu.download(self.grad.ptr(), g)?;
-        }
-        match stat {
-            Some(s) if want_stat => self.gpu.download(self.stat.ptr(), s)?,
-            // A statistic without a gradient is never asked for by the
-            // objective; compute it the simple way rather than fail.
-            Some(s) => {
-                let mut g = vec![0.0f32; p];
-                self.evaluate(theta, split, Some(&mut g), Some(s))?;
-            }
-            None => {}
-        }
-        let loss_sum: f64 = sums.iter().step_by(2).sum();
-        let err_sum: f64 = sums.iter().skip(1).step_by(2).sum();
-        Ok(PassResult {
-            loss: loss_sum / total as f64,
-            error: err_sum / total as f64,
-            examples: total,
-        })
+        self.evaluate_rows(theta, split, start, len, grad, None)
     }
 
     fn set_chunk(&mut self, theta: &[f32], chunk: Chunk, kind: CurvatureKind) -> Result<()> {
@@ -633,6 +823,11 @@ impl Backend for CudaBackend {
             .is_some_and(|s| s.kind == kind && s.ws.cap >= chunk.len);
         if !reuse {
             self.curvature = None; // free the old cache before building the new one
+            let bytes = curvature_bytes(&self.spec, chunk.len, kind);
+            self.check_fits(
+                bytes,
+                &format!("a {kind:?} curvature chunk of {} examples", chunk.len),
+            )?;
             let state = CurvatureState {
                 chunk,
                 kind,
