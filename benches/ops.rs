@@ -94,17 +94,33 @@ fn par_gemm(k: usize, a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c: &m
 }
 
 /// Preallocated operands for the GEMMs of each operation.
+///
+/// The values must stay finite and normal however often the operations are
+/// repeated (inf, NaN and subnormal arithmetic would distort the timing):
+/// activations and deltas are uniform in [0, 1) and every weight-like
+/// matrix (fan_in × fan_out) uniform in [0, 2/fan_in), so a layer maps
+/// values of mean m to values of mean ≈ m and the forward chain neither
+/// grows nor dies out. The R-forward reads its own direction `vs` and
+/// writes its own outputs, so no output is fed back into a later product.
 struct Gemms {
     acts: Vec<Array2<f32>>, // acts[0] = input, acts[l] = layer l output
     weights: Vec<Array2<f32>>,
     grads: Vec<Array2<f32>>,
+    vs: Vec<Array2<f32>>,     // the direction V of the R-forward, per layer
     deltas: Vec<Array2<f32>>, // per layer output width
+    r_out: Vec<Array2<f32>>,  // R-forward outputs, per layer output width
     back: Vec<Array2<f32>>,   // per layer input width
     threads: usize,
 }
 
 fn random(rng: &mut Rng, r: usize, c: usize) -> Array2<f32> {
     Array2::from_shape_fn((r, c), |_| rng.uniform() as f32)
+}
+
+/// A fan_in × fan_out matrix uniform in [0, 2/fan_in) (see [`Gemms`]).
+fn random_weights(rng: &mut Rng, fan_in: usize, fan_out: usize) -> Array2<f32> {
+    let scale = 2.0 / fan_in as f64;
+    Array2::from_shape_fn((fan_in, fan_out), |_| (rng.uniform() * scale) as f32)
 }
 
 impl Gemms {
@@ -114,9 +130,17 @@ impl Gemms {
         let rng = &mut rng;
         Gemms {
             acts: sizes.iter().map(|&d| random(rng, n, d)).collect(),
-            weights: sizes.windows(2).map(|w| random(rng, w[0], w[1])).collect(),
+            weights: sizes
+                .windows(2)
+                .map(|w| random_weights(rng, w[0], w[1]))
+                .collect(),
             grads: sizes.windows(2).map(|w| random(rng, w[0], w[1])).collect(),
+            vs: sizes
+                .windows(2)
+                .map(|w| random_weights(rng, w[0], w[1]))
+                .collect(),
             deltas: sizes[1..].iter().map(|&d| random(rng, n, d)).collect(),
+            r_out: sizes[1..].iter().map(|&d| random(rng, n, d)).collect(),
             back: sizes[..sizes.len() - 1]
                 .iter()
                 .map(|&d| random(rng, n, d))
@@ -154,14 +178,35 @@ impl Gemms {
             }
         }
     }
-    /// The R-forward pass: r_l = a_{l−1}·V_l (+ r_{l−1}·W_l for l > 1).
+    /// The R-forward pass: r_l = a_{l−1}·V_l (+ r_{l−1}·W_l for l > 1),
+    /// with the `back` matrices standing in for r_{l−1}.
     fn r_forward(&mut self) {
         for l in 0..self.weights.len() {
-            let (a, v) = (self.acts[l].view(), self.grads[l].view());
-            par_gemm(self.threads, &a, &v, 0.0, &mut self.deltas[l]);
+            let (a, v) = (self.acts[l].view(), self.vs[l].view());
+            par_gemm(self.threads, &a, &v, 0.0, &mut self.r_out[l]);
             if l > 0 {
                 let (r, w) = (self.back[l].view(), self.weights[l].view());
-                par_gemm(self.threads, &r, &w, 1.0, &mut self.deltas[l]);
+                par_gemm(self.threads, &r, &w, 1.0, &mut self.r_out[l]);
+            }
+        }
+    }
+    /// Panics unless every operand and output is finite (see [`Gemms`]).
+    fn check_finite(&self, what: &str) {
+        let all = [
+            &self.acts,
+            &self.weights,
+            &self.grads,
+            &self.vs,
+            &self.deltas,
+            &self.r_out,
+            &self.back,
+        ];
+        for (i, group) in all.iter().enumerate() {
+            for (l, m) in group.iter().enumerate() {
+                assert!(
+                    m.iter().all(|v| v.is_finite()),
+                    "GEMMs alone ({what}): operand group {i}, layer {l} is not finite"
+                );
             }
         }
     }
@@ -317,6 +362,7 @@ fn bench(name: &str, encoder: &[usize], n: usize) {
         g.r_forward();
         g.backward()
     });
+    g.check_finite(name);
 
     println!(
         "\n## {name} autoencoder {}, chunk {n}, {} parameters, {} threads",

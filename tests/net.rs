@@ -71,3 +71,67 @@ fn dense_init_has_scaled_variance() {
         var * 400.0
     );
 }
+
+/// The report's metrics at a θ that `loss` just evaluated come from that pass,
+/// bit for bit, with no new pass; other θ (and older ones) are not "known".
+#[test]
+fn recent_loss_passes_give_the_report_metrics() {
+    use hessfree::hf::{HfConfig, Objective};
+    use hessfree::net::NetObjective;
+    let spec = NetSpec::autoencoder(&[784, 20, 4], Activation::Logistic).unwrap();
+    let data = hessfree::data::curves(300, 1).unwrap();
+    let (mut objective, _) =
+        NetObjective::from_config(spec.clone(), data, None, &HfConfig::default()).unwrap();
+    let thetas: Vec<Vec<f32>> = (0..4)
+        .map(|seed| initial_params(&spec, Init::default(), seed).unwrap())
+        .collect();
+    assert_eq!(objective.known_train_metrics(&thetas[0]), None);
+    for theta in &thetas[..3] {
+        objective.loss(theta).unwrap();
+    }
+    // The last two passes are remembered, the one before is not.
+    assert_eq!(objective.known_train_metrics(&thetas[0]), None);
+    assert_eq!(objective.known_train_metrics(&thetas[3]), None);
+    for theta in &thetas[1..3] {
+        let known = objective.known_train_metrics(theta).unwrap();
+        let fresh = objective.train_metrics(theta).unwrap();
+        assert_eq!(known.objective.to_bits(), fresh.objective.to_bits());
+        assert_eq!(known.error.map(f64::to_bits), fresh.error.map(f64::to_bits));
+    }
+    // A θ differing in one bit is not the same θ.
+    let mut nudged = thetas[2].clone();
+    nudged[0] = f32::from_bits(nudged[0].to_bits() ^ 1);
+    assert_eq!(objective.known_train_metrics(&nudged), None);
+    // Access to the backend forgets everything.
+    objective.backend_mut();
+    assert_eq!(objective.known_train_metrics(&thetas[2]), None);
+}
+
+/// The chunk loss at the chunk's own θ (read from the cached forward pass)
+/// equals a fresh forward pass over the chunk's rows, bit for bit.
+#[test]
+fn chunk_loss_at_the_cached_theta_equals_a_fresh_pass() {
+    use hessfree::backend::{Backend, CpuBackend};
+    use hessfree::curvature::{batch_loss, forward};
+    use hessfree::hf::{Chunk, CurvatureKind};
+    let spec = NetSpec::autoencoder(&[784, 20, 4], Activation::Logistic).unwrap();
+    let data = hessfree::data::curves(300, 2).unwrap();
+    let theta = initial_params(&spec, Init::default(), 5).unwrap();
+    let (start, len) = (37, 150);
+    let fresh = {
+        let acts = forward(&spec, &theta, data.input_rows(start, len));
+        let t = data.target_rows(start, len);
+        batch_loss(spec.loss(), &acts.output_z, acts.output(), &t).loss_sum / len as f64
+    };
+    let mut backend = CpuBackend::new(spec, data, None, 0).unwrap();
+    backend
+        .set_chunk(&theta, Chunk { start, len }, CurvatureKind::GaussNewton)
+        .unwrap();
+    assert_eq!(
+        backend.chunk_loss(&theta).unwrap().to_bits(),
+        fresh.to_bits()
+    );
+    // Elsewhere it is a new pass, and a different value.
+    let other = initial_params(backend.spec(), Init::default(), 6).unwrap();
+    assert_ne!(backend.chunk_loss(&other).unwrap(), fresh);
+}

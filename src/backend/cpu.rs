@@ -265,10 +265,21 @@ impl Backend for CpuBackend {
             .curvature
             .as_ref()
             .ok_or_else(|| Error::invalid("chunk loss requested before a chunk was set"))?;
-        let x = state.cache.inputs();
-        let t = state.cache.targets();
-        let acts = forward(&self.spec, theta, x);
-        let sums = batch_loss(self.spec.loss(), &acts.output_z, acts.output(), &t);
+        let same_theta = state.theta.len() == theta.len()
+            && state
+                .theta
+                .iter()
+                .zip(theta)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+        let sums = if same_theta {
+            // The cache holds the forward pass at exactly this θ (ρ's f(θ)).
+            state.cache.loss(&self.spec)
+        } else {
+            let x = state.cache.inputs();
+            let t = state.cache.targets();
+            let acts = forward(&self.spec, theta, x);
+            batch_loss(self.spec.loss(), &acts.output_z, acts.output(), &t)
+        };
         Ok(sums.loss_sum / state.chunk.len as f64)
     }
 

@@ -7,20 +7,35 @@
 //! one thread in the same order whatever the thread count, so results are
 //! bit-identical for 1, 2 or 64 threads.
 //!
+//! The blocks run on a persistent pool of worker threads (see [`run_all`]):
+//! an HF iteration on a small problem makes thousands of parallel calls of a
+//! millisecond or less each, and spawning a thread per call (as
+//! `std::thread::scope` does) cost more CPU than many of the calls' work.
+//!
 //! matrixmultiply itself runs single-threaded inside each block: ndarray is
 //! built without its `matrixmultiply-threading` feature. (With it,
 //! matrixmultiply started one thread per physical core inside *every* block
 //! unless `MATMUL_NUM_THREADS` was set, oversubscribing the cores and spinning
 //! in `sched_yield`.)
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::any::Any;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
+use parking_lot::{Condvar, Mutex};
 
 use super::real::Real;
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// The available parallelism, looked up once (0 = not yet). Asking the
+/// standard library on every call read the cgroup quota files each time:
+/// a few system calls per batch operation, 7 % of a small run's CPU time.
+static AUTO_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 /// Rows below which a block is not worth a thread of its own.
 const MIN_ROWS_PER_THREAD: usize = 64;
@@ -31,12 +46,20 @@ pub fn set_threads(n: usize) {
     THREADS.store(n, Ordering::Relaxed);
 }
 
-/// The number of threads the CPU kernels use.
+/// The number of threads the CPU kernels use. With the automatic setting,
+/// the available parallelism is looked up on the first call and kept.
 pub fn threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        0 => match AUTO_THREADS.load(Ordering::Relaxed) {
+            0 => {
+                let n = std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1);
+                AUTO_THREADS.store(n, Ordering::Relaxed);
+                n
+            }
+            n => n,
+        },
         n => n,
     }
 }
@@ -90,19 +113,174 @@ where
     run_all(jobs);
 }
 
-/// Runs `jobs` in parallel: all but the last on scoped threads, the last on
-/// the calling thread, which already holds a core (and would otherwise only
-/// wait); a job's panic is propagated.
-fn run_all<J: FnOnce() + Send>(mut jobs: Vec<J>) {
-    let last = jobs.pop();
-    std::thread::scope(|scope| {
-        for job in jobs {
-            scope.spawn(job);
+/// A job with its borrows' lifetime erased (see [`run_all`]).
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The persistent worker threads and their queue of jobs.
+struct Pool {
+    /// The process that started the workers: a forked child has none of
+    /// them (and may have inherited a locked queue), so it makes its own pool.
+    pid: u32,
+    queue: Mutex<VecDeque<Job>>,
+    job_ready: Condvar,
+    /// Workers started so far (never shrinks; idle ones sleep on `job_ready`).
+    workers: Mutex<usize>,
+}
+
+/// The pool of the current process; pools of a parent process are leaked.
+static POOL: AtomicPtr<Pool> = AtomicPtr::new(std::ptr::null_mut());
+static POOL_CREATION: Mutex<()> = Mutex::new(());
+
+fn pool() -> &'static Pool {
+    let pid = std::process::id();
+    let current = POOL.load(Ordering::Acquire);
+    // SAFETY: POOL only ever holds null or a leaked, never freed `Pool`.
+    if let Some(p) = unsafe { current.as_ref() } {
+        if p.pid == pid {
+            return p;
         }
-        if let Some(job) = last {
+    }
+    let _guard = POOL_CREATION.lock();
+    let current = POOL.load(Ordering::Acquire);
+    // SAFETY: as above.
+    if let Some(p) = unsafe { current.as_ref() } {
+        if p.pid == pid {
+            return p;
+        }
+    }
+    let fresh: &'static Pool = Box::leak(Box::new(Pool {
+        pid,
+        queue: Mutex::new(VecDeque::new()),
+        job_ready: Condvar::new(),
+        workers: Mutex::new(0),
+    }));
+    POOL.store(fresh as *const Pool as *mut Pool, Ordering::Release);
+    fresh
+}
+
+impl Pool {
+    /// Starts workers until there are `n`. A failure to start one is not an
+    /// error: the calling thread runs whatever no worker takes.
+    fn ensure_workers(&'static self, n: usize) {
+        let mut workers = self.workers.lock();
+        while *workers < n {
+            let spawned = std::thread::Builder::new()
+                .name("hessfree-worker".into())
+                .spawn(move || self.work());
+            if spawned.is_err() {
+                break;
+            }
+            *workers += 1;
+        }
+    }
+
+    fn work(&self) {
+        loop {
+            let job = {
+                let mut queue = self.queue.lock();
+                loop {
+                    if let Some(job) = queue.pop_front() {
+                        break job;
+                    }
+                    self.job_ready.wait(&mut queue);
+                }
+            };
             job();
         }
+    }
+}
+
+/// Completion state of one [`run_all`] call.
+struct Batch {
+    /// Jobs handed to the pool that have not finished yet.
+    pending: Mutex<usize>,
+    finished: Condvar,
+    /// The first panic of a pooled job, re-raised on the calling thread.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl Batch {
+    fn finish(&self, panic: Option<Box<dyn Any + Send>>) {
+        if let Some(p) = panic {
+            self.panic.lock().get_or_insert(p);
+        }
+        let mut pending = self.pending.lock();
+        *pending -= 1;
+        if *pending == 0 {
+            self.finished.notify_all();
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        *self.pending.lock() == 0
+    }
+
+    fn wait(&self) {
+        let mut pending = self.pending.lock();
+        while *pending > 0 {
+            self.finished.wait(&mut pending);
+        }
+    }
+}
+
+/// Runs `jobs` in parallel: all but the last are queued for the pool's
+/// workers, the last runs on the calling thread, which already holds a core
+/// (and would otherwise only wait). The calling thread then runs any queued
+/// job no worker has taken yet (so a busy machine, a failed worker start or a
+/// forked process cannot stall it) and waits for the rest. A job's panic is
+/// propagated once every job has finished. Which thread runs a job never
+/// changes what it computes.
+fn run_all<J: FnOnce() + Send>(mut jobs: Vec<J>) {
+    let Some(last) = jobs.pop() else {
+        return;
+    };
+    if jobs.is_empty() {
+        return last();
+    }
+    let pool = pool();
+    pool.ensure_workers(jobs.len());
+    let batch = Arc::new(Batch {
+        pending: Mutex::new(jobs.len()),
+        finished: Condvar::new(),
+        panic: Mutex::new(None),
     });
+    {
+        let mut queue = pool.queue.lock();
+        for job in jobs {
+            let batch = Arc::clone(&batch);
+            let job: Box<dyn FnOnce() + Send + '_> = Box::new(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(job));
+                batch.finish(outcome.err());
+            });
+            // SAFETY: only the lifetime is changed. Every queued job has
+            // finished (and dropped what it borrows) before `batch.wait()`
+            // below returns, and nothing in this function can unwind past
+            // that wait: the caller's own job and the jobs it helps with run
+            // under `catch_unwind`.
+            let job: Job =
+                unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + '_>, Job>(job) };
+            queue.push_back(job);
+            pool.job_ready.notify_one();
+        }
+    }
+    let own = catch_unwind(AssertUnwindSafe(last));
+    while !batch.is_done() {
+        // Help with whatever is queued (this call's jobs or another caller's:
+        // each reports to its own batch and catches its own panic).
+        let job = pool.queue.lock().pop_front();
+        match job {
+            Some(job) => job(),
+            None => break,
+        }
+    }
+    batch.wait();
+    if let Err(p) = own {
+        resume_unwind(p);
+    }
+    let panic = batch.panic.lock().take();
+    if let Some(p) = panic {
+        resume_unwind(p);
+    }
 }
 
 /// Maps row blocks `[start, start+len)` of a batch of `rows` to values in parallel,
@@ -116,24 +294,15 @@ where
     if plan.len() == 1 {
         return vec![f(0, rows)];
     }
-    let Some((&(last_start, last_len), head)) = plan.split_last() else {
-        return Vec::new();
-    };
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = head
-            .iter()
-            .map(|&(start, len)| scope.spawn(move || f(start, len)))
-            .collect();
-        // The calling thread takes the last block instead of only waiting.
-        let last = f(last_start, last_len);
-        let mut out: Vec<R> = handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect();
-        out.push(last);
-        out
-    })
+    let mut slots: Vec<Option<R>> = plan.iter().map(|_| None).collect();
+    let f = &f;
+    let jobs: Vec<_> = slots
+        .iter_mut()
+        .zip(&plan)
+        .map(|(slot, &(start, len))| move || *slot = Some(f(start, len)))
+        .collect();
+    run_all(jobs);
+    slots.into_iter().flatten().collect()
 }
 
 /// `c = alpha·aᵀ·b + beta·c` with `a`: N×p, `b`: N×q, `c`: p×q, split over the
@@ -191,4 +360,61 @@ pub(crate) fn column_sums<T: Real>(d: &ArrayView2<T>) -> Array1<T> {
     }
     run_all(jobs);
     Array1::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooled_jobs_all_run_and_panics_propagate() {
+        let hits: Vec<AtomicUsize> = (0..5).map(|_| AtomicUsize::new(0)).collect();
+        for _ in 0..200 {
+            let jobs: Vec<_> = hits
+                .iter()
+                .map(|h| move || _ = h.fetch_add(1, Ordering::Relaxed))
+                .collect();
+            run_all(jobs);
+        }
+        assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 200));
+
+        let done = AtomicUsize::new(0);
+        let jobs: Vec<Box<dyn FnOnce() + Send + '_>> = vec![
+            Box::new(|| panic!("worker job fails")),
+            Box::new(|| _ = done.fetch_add(1, Ordering::Relaxed)),
+            Box::new(|| _ = done.fetch_add(1, Ordering::Relaxed)),
+        ];
+        let caught = catch_unwind(AssertUnwindSafe(|| run_all(jobs)));
+        assert!(caught.is_err(), "the job's panic reaches the caller");
+        assert_eq!(done.load(Ordering::Relaxed), 2, "the other jobs still ran");
+        // The pool keeps working after a panic.
+        assert_eq!((0..4).map(|i| i * 10).collect::<Vec<_>>(), {
+            let mut slots = [0usize; 4];
+            let jobs: Vec<_> = slots
+                .iter_mut()
+                .enumerate()
+                .map(|(i, s)| move || *s = i * 10)
+                .collect();
+            run_all(jobs);
+            slots.to_vec()
+        });
+    }
+
+    #[test]
+    fn nested_parallel_calls_complete() {
+        let total = AtomicUsize::new(0);
+        let outer: Vec<_> = (0..4)
+            .map(|_| {
+                let total = &total;
+                move || {
+                    let inner: Vec<_> = (0..4)
+                        .map(|_| move || _ = total.fetch_add(1, Ordering::Relaxed))
+                        .collect();
+                    run_all(inner);
+                }
+            })
+            .collect();
+        run_all(outer);
+        assert_eq!(total.load(Ordering::Relaxed), 16);
+    }
 }

@@ -272,6 +272,55 @@ fn precondition(r: &[f32], m: Option<&[f32]>, y: &mut [f32]) {
     }
 }
 
+/// One CG update in a single sweep over the vectors: `x += α·p`,
+/// `r += α·Ap`, `y = r / M`; returns `(rᵀy, φ(x))`.
+///
+/// Each sum is accumulated element by element in index order, exactly as
+/// [`dot`] and [`phi_of`] do it apart (starting from −0.0 like `f64`'s
+/// `Sum`), so the results are bit-identical to the separate loops; one
+/// sweep instead of four keeps the two f64 addition chains (latency-bound)
+/// overlapping and reads the vectors once.
+#[allow(clippy::too_many_arguments)]
+fn update_iterate(
+    alpha: f64,
+    p: &[f32],
+    ap: &[f32],
+    b: &[f32],
+    m: Option<&[f32]>,
+    x: &mut [f32],
+    r: &mut [f32],
+    y: &mut [f32],
+) -> (f64, f64) {
+    let mut ry = -0.0f64;
+    let mut phi = -0.0f64;
+    let mut step =
+        |xi: &mut f32, ri: &mut f32, yi: &mut f32, pi: f32, api: f32, bi: f32, mi: Option<f32>| {
+            *xi = (*xi as f64 + alpha * pi as f64) as f32;
+            *ri = (*ri as f64 + alpha * api as f64) as f32;
+            *yi = match mi {
+                Some(mi) => *ri / mi,
+                None => *ri,
+            };
+            ry += *ri as f64 * *yi as f64;
+            phi += *xi as f64 * (*ri as f64 - bi as f64);
+        };
+    let vectors = x
+        .iter_mut()
+        .zip(r.iter_mut())
+        .zip(y.iter_mut())
+        .zip(p.iter().zip(ap).zip(b));
+    match m {
+        Some(m) => vectors
+            .zip(m)
+            .for_each(|((((xi, ri), yi), ((&pi, &api), &bi)), &mi)| {
+                step(xi, ri, yi, pi, api, bi, Some(mi))
+            }),
+        None => vectors
+            .for_each(|(((xi, ri), yi), ((&pi, &api), &bi))| step(xi, ri, yi, pi, api, bi, None)),
+    }
+    (ry, 0.5 * phi)
+}
+
 /// Runs preconditioned CG on `A x = b` from `x0`, with diagonal
 /// preconditioner `m` (solving `M y = r` as `y = r / m`), under `opts`.
 ///
@@ -336,18 +385,12 @@ pub fn solve<A: LinearOperator + ?Sized>(
         }
         let alpha = ry / pap;
         i += 1;
-        for ((xi, ri), (&pi, &api)) in x.iter_mut().zip(r.iter_mut()).zip(p.iter().zip(&ap)) {
-            *xi = (*xi as f64 + alpha * pi as f64) as f32;
-            *ri = (*ri as f64 + alpha * api as f64) as f32;
-        }
-        precondition(&r, m, &mut y);
-        let ry_new = dot(&r, &y);
+        let (ry_new, phi_i) = update_iterate(alpha, &p, &ap, b, m, &mut x, &mut r, &mut y);
         let beta = ry_new / ry;
         ry = ry_new;
         for (pi, &yi) in p.iter_mut().zip(&y) {
             *pi = (-(yi as f64) + beta * *pi as f64) as f32;
         }
-        let phi_i = phi_of(&x, &r, b);
         phi.push(phi_i);
         while keep.next_if(|&&k| k < i).is_some() {}
         if keep.next_if(|&&k| k == i).is_some() {

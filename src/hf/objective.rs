@@ -103,6 +103,14 @@ pub trait Objective {
     fn test_metrics(&mut self, _theta: &[f32]) -> Result<Option<Metrics>> {
         Ok(None)
     }
+
+    /// What [`Objective::train_metrics`] would return at `theta`, when that
+    /// is known without a new pass (for example because [`Objective::loss`]
+    /// has just evaluated `theta`), bit for bit; `None` otherwise (the
+    /// default). The session asks before computing the metrics of its report.
+    fn known_train_metrics(&mut self, _theta: &[f32]) -> Option<Metrics> {
+        None
+    }
 }
 
 /// A boxed objective is an objective (so sessions can hold `Box<dyn Objective>`).
@@ -146,5 +154,8 @@ impl<O: Objective + ?Sized> Objective for Box<O> {
     }
     fn test_metrics(&mut self, theta: &[f32]) -> Result<Option<Metrics>> {
         (**self).test_metrics(theta)
+    }
+    fn known_train_metrics(&mut self, theta: &[f32]) -> Option<Metrics> {
+        (**self).known_train_metrics(theta)
     }
 }

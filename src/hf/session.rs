@@ -513,9 +513,16 @@ impl<O: Objective> Session<O> {
             return Ok((train, kept.and_then(|(_, t)| t)));
         }
         let theta = out.new_theta.as_deref().unwrap_or(&self.theta);
-        let train = self.objective.train_metrics(theta)?;
+        // The accepted θ was usually just evaluated by backtracking or the
+        // line search; a pass over the training set only when it was not.
+        let train = match self.objective.known_train_metrics(theta) {
+            Some(known) => known,
+            None => {
+                out.evaluations += 1;
+                self.objective.train_metrics(theta)?
+            }
+        };
         let test = self.objective.test_metrics(theta)?;
-        out.evaluations += 1;
         self.last_metrics = Some((train, test));
         Ok((train, test))
     }

@@ -1,6 +1,8 @@
 //! A network and its data as an [`Objective`] for the HF optimizer.
 
-use crate::backend::{create_backend_with, Backend, BackendOptions, Split};
+use std::collections::VecDeque;
+
+use crate::backend::{create_backend_with, Backend, BackendOptions, PassResult, Split};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::firstorder::MinibatchObjective;
@@ -19,6 +21,19 @@ pub struct NetObjective {
     backend: Box<dyn Backend>,
     weight_cost: f64,
     mask: Vec<f32>,
+    /// The training-set passes of the last [`RECENT_PASSES`] `loss` calls,
+    /// with their θ, newest last (see [`Objective::known_train_metrics`]).
+    recent: VecDeque<(Vec<f32>, PassResult)>,
+}
+
+/// How many `loss` passes [`NetObjective`] remembers. The θ an HF step
+/// accepts is the last one backtracking or the line search evaluated, or
+/// (when backtracking stopped at a worse candidate) the one before it.
+const RECENT_PASSES: usize = 2;
+
+/// Whether two parameter vectors are identical bit for bit (NaN included).
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 impl NetObjective {
@@ -35,6 +50,7 @@ impl NetObjective {
             backend,
             weight_cost,
             mask,
+            recent: VecDeque::with_capacity(RECENT_PASSES),
         })
     }
 
@@ -80,7 +96,21 @@ impl NetObjective {
 
     /// The backend doing the work.
     pub fn backend_mut(&mut self) -> &mut dyn Backend {
+        // Whatever the caller does with it, remembered passes are not trusted.
+        self.recent.clear();
         self.backend.as_mut()
+    }
+
+    /// Remembers a training-set pass at `theta` (reusing the oldest entry's buffer).
+    fn remember(&mut self, theta: &[f32], pass: PassResult) {
+        let mut buffer = if self.recent.len() >= RECENT_PASSES {
+            self.recent.pop_front().map(|(b, _)| b).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        buffer.clear();
+        buffer.extend_from_slice(theta);
+        self.recent.push_back((buffer, pass));
     }
 
     /// The backend's name.
@@ -130,6 +160,7 @@ impl Objective for NetObjective {
 
     fn loss(&mut self, theta: &[f32]) -> Result<f64> {
         let pass = self.backend.evaluate(theta, Split::Train, None, None)?;
+        self.remember(theta, pass);
         Ok(pass.loss + self.weight_penalty(theta))
     }
 
@@ -180,6 +211,20 @@ impl Objective for NetObjective {
             return Ok(None);
         }
         self.metrics(theta, Split::Test).map(Some)
+    }
+
+    fn known_train_metrics(&mut self, theta: &[f32]) -> Option<Metrics> {
+        let pass = self
+            .recent
+            .iter()
+            .rev()
+            .find(|(seen, _)| same_bits(seen, theta))
+            .map(|&(_, pass)| pass)?;
+        // The same sum as `metrics` forms from a fresh pass.
+        Some(Metrics {
+            objective: pass.loss + self.weight_penalty(theta),
+            error: Some(pass.error),
+        })
     }
 }
 
