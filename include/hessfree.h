@@ -29,6 +29,12 @@
  * own session except hf_session_request_stop (HF_ERR_UNSUPPORTED). Error
  * messages are per thread. No panic or exception
  * crosses this boundary (a bug in hessfree gives HF_ERR_PANIC).
+ *
+ * Worker threads: the CPU kernels run on the calling thread plus a pool of
+ * up to (threads - 1) worker threads, started on first use and kept, idle,
+ * for the life of the process (a fork()ed child starts its own). Do not
+ * unload the library (dlclose) while the process lives; the MATLAB/Octave
+ * gateway locks itself in memory for this reason.
  */
 
 #ifndef HESSFREE_H
