@@ -4,14 +4,14 @@
 //! curvature chunk 500) against SGD with momentum at an equal budget of passes
 //! over the data.
 //!
-//! What this test asserts, all at HF's budget (16 iterations, ≈ 270 passes):
+//! What this test asserts, all at HF's budget (16 iterations, 253.5 passes):
 //! - HF leaves the "mean image" plateau: its training error ends below 0.7×
 //!   that of the best constant output (measured: 19.9 against 30.6);
 //! - SGD with momentum 0.9 at learning rate 0.01 — the rate that was best on
 //!   the narrower 784-50-25-10 net — is left stuck on the plateau (30.6), so
 //!   HF ends well below it (below 0.7× its error);
 //! - SGD with momentum 0.9 at the tuned rate 0.003 is NOT stuck: it ends
-//!   *below* HF (10.6 against 19.9). The test asserts this too, so that the
+//!   *below* HF (10.9 against 19.9). The test asserts this too, so that the
 //!   finding stays true of the code and the documentation stays honest.
 //!
 //! So the issue's claim — "HF drives its training error well below what the
@@ -19,9 +19,12 @@
 //! only against SGD at learning rates that stay stuck, not against a tuned
 //! SGD. The sweep ([`SWEEP_NOTES`], `sgd_learning_rate_sweep`) shows it is
 //! not a matter of the budget either: after 1000 passes SGD at 0.01 is still at
-//! 30.6, while SGD at 0.003 is at 8.0 after 420 passes (HF: 14.7 after 413
-//! passes, 6.3 after 1936 passes). Adam (lr 0.001) reaches 9.3 after 90
-//! passes. This agrees with Sutskever, Martens, Dahl and Hinton (ICML 2013):
+//! 30.6, while SGD at 0.003 is at 8.0 after 420 passes (HF: 14.7 after about
+//! 400 passes, 6.3 after about 1900). Adam at HF's budget (`adam_at_hf_budget`)
+//! reaches 9.4 / 4.1 / 2.2 at rates 0.0003 / 0.001 / 0.003. On the paper's
+//! deeper CURVES net (`deep_curves_net_comparison`) HF is further behind.
+//! (The SWEEP_NOTES budgets were measured when HF was also charged a separate
+//! metrics pass per iteration, about one pass more per iteration.) This agrees with Sutskever, Martens, Dahl and Hinton (ICML 2013):
 //! with sparse initialisation and well-tuned momentum, first-order methods
 //! train these autoencoders about as well as HF.
 //!
@@ -40,145 +43,177 @@ use hessfree::firstorder::{FirstOrder, FirstOrderConfig, Method, Termination};
 use hessfree::hf::{Control, HfConfig, IterationReport, Session};
 use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec};
 
-/// Training examples.
-const N: usize = 2000;
-/// HF's curvature chunk (a quarter of the set, HFDemo's CURVES ratio).
-const CHUNK: i64 = 500;
-/// HF iterations: enough to leave the plateau.
-const HF_ITERS: i64 = 16;
+/// One autoencoder problem: net, data and HF's budget.
+#[derive(Clone, Copy)]
+struct Problem {
+    /// Encoder widths (the decoder mirrors them).
+    encoder: &'static [usize],
+    /// Training examples (the first of the CURVES-like stream, seed 2010).
+    examples: usize,
+    /// HF's curvature chunk.
+    chunk: i64,
+    /// HF iterations.
+    hf_iters: i64,
+}
+
+/// The issue's example: 784-200-50-10 on 2000 images, chunk 500 (a quarter
+/// of the set, HFDemo's CURVES ratio), enough HF iterations to leave the
+/// plateau.
+const ISSUE_NET: Problem = Problem {
+    encoder: &[784, 200, 50, 10],
+    examples: 2000,
+    chunk: 500,
+    hf_iters: 16,
+};
+
+/// The paper's CURVES net on 1000 images (see `deep_curves_net_comparison`).
+const DEEP_NET: Problem = Problem {
+    encoder: &[784, 400, 200, 100, 50, 25, 6],
+    examples: 1000,
+    chunk: 250,
+    hf_iters: 30,
+};
+
 /// SGD's momentum.
 const SGD_MOMENTUM: f64 = 0.9;
-/// The learning rate that leaves SGD with momentum stuck on this net.
+/// The learning rate that leaves SGD with momentum stuck on [`ISSUE_NET`].
 const SGD_STUCK_LEARNING_RATE: f64 = 0.01;
 /// The best learning rate of [`SWEEP_NOTES`].
 const SGD_TUNED_LEARNING_RATE: f64 = 0.003;
-/// SGD's minibatch size.
+/// SGD's and Adam's minibatch size.
 const SGD_BATCH: usize = 100;
-/// The hand tuning of SGD with momentum (batch 100, shuffled batch order,
-/// same θ₀ and objective): training error after the given passes. HF (these
-/// settings, more iterations): 19.9 after 270 passes, 14.7 after 413, 11.9
-/// after 1000, 6.3 after 1936.
+/// The hand tuning of SGD with momentum on [`ISSUE_NET`] (batch 100,
+/// shuffled batch order, same θ₀ and objective): training error after the
+/// given passes (`sgd_learning_rate_sweep` reruns it at HF's budget).
 #[allow(dead_code)]
-const SWEEP_NOTES: &str = "momentum 0.9: lr 0.001 -> see sweep, lr 0.003 -> 10.55 (270), \
-    7.96 (420); lr 0.01 -> 30.62 (270), 30.62 (1000); lr 0.03 -> 30.63 (420); \
-    lr 0.1 -> 30.69 (345); lr 0.3 -> 31.05 (300); momentum 0.99: lr 0.003 -> 30.62 (345); \
+const SWEEP_NOTES: &str = "momentum 0.9: lr 0.003 -> 10.55 (270 passes), 7.96 (420); \
+    lr 0.01 -> 30.62 (270), 30.62 (1000); lr 0.03 -> 30.63 (420); lr 0.1 -> 30.69 (345); \
+    lr 0.3 -> 31.05 (300); momentum 0.99: lr 0.003 -> 30.62 (345); \
     Adam lr 0.001: 17.5 (30), 9.26 (90)";
 
-fn spec() -> NetSpec {
-    NetSpec::autoencoder(&[784, 200, 50, 10], Activation::Logistic).unwrap()
-}
-
-fn config() -> HfConfig {
-    HfConfig {
-        chunk_size: CHUNK,
-        max_iters: HF_ITERS,
-        seed: 5,
-        // The documented numbers are CPU measurements.
-        backend: hessfree::hf::BackendChoice::Cpu,
-        ..HfConfig::default()
+impl Problem {
+    fn spec(&self) -> NetSpec {
+        NetSpec::autoencoder(self.encoder, Activation::Logistic).unwrap()
     }
-}
 
-fn objective() -> NetObjective {
-    let data = curves(N, 2010).unwrap();
-    NetObjective::from_config(spec(), data, None, &config())
-        .unwrap()
-        .0
-}
-
-fn theta0() -> Vec<f32> {
-    initial_params(&spec(), Init::default(), 17).unwrap()
-}
-
-/// Passes over the data one HF iteration cost (see the module docs).
-fn hf_passes(r: &IterationReport) -> f64 {
-    let chunk = r.chunk_len as f64 / N as f64;
-    r.evaluations as f64 + (2.0 * r.products as f64 + 3.0) * chunk
-}
-
-/// HF's final training error and the passes it spent.
-fn run_hf() -> (f64, f64) {
-    let mut session = Session::new(objective(), &theta0(), config()).unwrap();
-    let mut passes = 0.0;
-    let summary = session
-        .run(|r| {
-            passes += hf_passes(r);
-            eprintln!("HF {}  (passes so far {passes:.2})", r.log_line());
-            Control::Continue
-        })
-        .unwrap();
-    eprintln!("{}", summary.brief());
-    (summary.final_train_error.unwrap(), passes)
-}
-
-/// SGD with momentum's final training error after `passes` passes.
-fn run_sgd(learning_rate: f64, momentum: f64, passes: f64) -> f64 {
-    let config = FirstOrderConfig {
-        method: Method::Sgd {
-            momentum,
-            nesterov: false,
-        },
-        learning_rate,
-        batch_size: SGD_BATCH,
-        max_epochs: 0,
-        max_passes: passes,
-        report_every: 50,
-        seed: 5,
-        ..FirstOrderConfig::sgd()
-    };
-    let mut sgd = FirstOrder::new(objective(), &theta0(), config).unwrap();
-    let summary = sgd
-        .run(|r| {
-            eprintln!("SGD {}", r.log_line());
-            Control::Continue
-        })
-        .unwrap();
-    eprintln!(
-        "lr {learning_rate} momentum {momentum}: {}",
-        summary.brief()
-    );
-    assert!(
-        matches!(
-            summary.termination,
-            Termination::MaxPasses | Termination::NonFinite
-        ),
-        "{}",
-        summary.brief()
-    );
-    summary.final_train_error.unwrap_or(f64::INFINITY)
-}
-
-/// Training error of the best constant output, the mean image: the plateau.
-fn mean_image_error() -> f64 {
-    let data = curves(N, 2010).unwrap();
-    let d = data.input_dim();
-    let mut mean = vec![0.0f64; d];
-    for row in data.inputs().chunks_exact(d) {
-        for (m, &x) in mean.iter_mut().zip(row) {
-            *m += x as f64 / N as f64;
+    fn config(&self) -> HfConfig {
+        HfConfig {
+            chunk_size: self.chunk,
+            max_iters: self.hf_iters,
+            seed: 5,
+            // The documented numbers are CPU measurements.
+            backend: hessfree::hf::BackendChoice::Cpu,
+            ..HfConfig::default()
         }
     }
-    let total: f64 = data
-        .inputs()
-        .chunks_exact(d)
-        .map(|row| {
-            row.iter()
-                .zip(&mean)
-                .map(|(&x, m)| (x as f64 - m).powi(2))
-                .sum::<f64>()
-        })
-        .sum();
-    total / N as f64
+
+    fn objective(&self) -> NetObjective {
+        let data = curves(self.examples, 2010).unwrap();
+        NetObjective::from_config(self.spec(), data, None, &self.config())
+            .unwrap()
+            .0
+    }
+
+    fn theta0(&self) -> Vec<f32> {
+        initial_params(&self.spec(), Init::default(), 17).unwrap()
+    }
+
+    /// Passes over the data one HF iteration cost (see the module docs).
+    fn hf_passes(&self, r: &IterationReport) -> f64 {
+        let chunk = r.chunk_len as f64 / self.examples as f64;
+        r.evaluations as f64 + (2.0 * r.products as f64 + 3.0) * chunk
+    }
+
+    /// HF's final training error and the passes it spent.
+    fn run_hf(&self) -> (f64, f64) {
+        let mut session = Session::new(self.objective(), &self.theta0(), self.config()).unwrap();
+        let mut passes = 0.0;
+        let summary = session
+            .run(|r| {
+                passes += self.hf_passes(r);
+                eprintln!("HF {}  (passes so far {passes:.2})", r.log_line());
+                Control::Continue
+            })
+            .unwrap();
+        eprintln!("{}", summary.brief());
+        (summary.final_train_error.unwrap(), passes)
+    }
+
+    /// SGD with momentum's final training error after `passes` passes.
+    fn run_sgd(&self, learning_rate: f64, momentum: f64, passes: f64) -> f64 {
+        let method = Method::Sgd {
+            momentum,
+            nesterov: false,
+        };
+        self.run_first_order(method, learning_rate, passes)
+    }
+
+    /// A first-order method's final training error after `passes` passes.
+    fn run_first_order(&self, method: Method, learning_rate: f64, passes: f64) -> f64 {
+        let config = FirstOrderConfig {
+            method,
+            learning_rate,
+            batch_size: SGD_BATCH,
+            max_epochs: 0,
+            max_passes: passes,
+            report_every: 50,
+            seed: 5,
+            ..FirstOrderConfig::sgd()
+        };
+        let mut first_order = FirstOrder::new(self.objective(), &self.theta0(), config).unwrap();
+        let summary = first_order
+            .run(|r| {
+                eprintln!("first-order {}", r.log_line());
+                Control::Continue
+            })
+            .unwrap();
+        eprintln!("{method:?} lr {learning_rate}: {}", summary.brief());
+        assert!(
+            matches!(
+                summary.termination,
+                Termination::MaxPasses | Termination::NonFinite
+            ),
+            "{}",
+            summary.brief()
+        );
+        summary.final_train_error.unwrap_or(f64::INFINITY)
+    }
+
+    /// Training error of the best constant output, the mean image: the plateau.
+    fn mean_image_error(&self) -> f64 {
+        let n = self.examples;
+        let data = curves(n, 2010).unwrap();
+        let d = data.input_dim();
+        let mut mean = vec![0.0f64; d];
+        for row in data.inputs().chunks_exact(d) {
+            for (m, &x) in mean.iter_mut().zip(row) {
+                *m += x as f64 / n as f64;
+            }
+        }
+        let total: f64 = data
+            .inputs()
+            .chunks_exact(d)
+            .map(|row| {
+                row.iter()
+                    .zip(&mean)
+                    .map(|(&x, m)| (x as f64 - m).powi(2))
+                    .sum::<f64>()
+            })
+            .sum();
+        total / n as f64
+    }
 }
 
 #[test]
 fn hf_beats_stuck_sgd_but_not_tuned_sgd_at_equal_passes() {
-    let plateau = mean_image_error();
-    let (hf_error, passes) = run_hf();
-    let stuck = run_sgd(SGD_STUCK_LEARNING_RATE, SGD_MOMENTUM, passes);
-    let tuned = run_sgd(SGD_TUNED_LEARNING_RATE, SGD_MOMENTUM, passes);
+    let problem = ISSUE_NET;
+    let plateau = problem.mean_image_error();
+    let (hf_error, passes) = problem.run_hf();
+    let stuck = problem.run_sgd(SGD_STUCK_LEARNING_RATE, SGD_MOMENTUM, passes);
+    let tuned = problem.run_sgd(SGD_TUNED_LEARNING_RATE, SGD_MOMENTUM, passes);
+    let n = problem.examples;
     let message = format!(
-        "after {passes:.1} passes over {N} CURVES-like images: HF train error {hf_error:.3}; \
+        "after {passes:.1} passes over {n} CURVES-like images: HF train error {hf_error:.3}; \
          SGD+momentum {SGD_MOMENTUM} (batch {SGD_BATCH}) train error {stuck:.3} at lr \
          {SGD_STUCK_LEARNING_RATE}, {tuned:.3} at lr {SGD_TUNED_LEARNING_RATE}; \
          mean-image error {plateau:.3}"
@@ -201,12 +236,38 @@ fn hf_beats_stuck_sgd_but_not_tuned_sgd_at_equal_passes() {
 #[test]
 #[ignore = "learning-rate sweep for SGD (minutes); run with --ignored --nocapture"]
 fn sgd_learning_rate_sweep() {
-    let (hf_error, passes) = run_hf();
+    let problem = ISSUE_NET;
+    let (hf_error, passes) = problem.run_hf();
     eprintln!("HF: train error {hf_error:.3} after {passes:.1} passes");
     for momentum in [0.9, 0.99] {
         for lr in [0.001, 0.003, 0.01, 0.03, 0.1, 0.3] {
-            let e = run_sgd(lr, momentum, passes);
+            let e = problem.run_sgd(lr, momentum, passes);
             eprintln!("SWEEP momentum {momentum} lr {lr}: train error {e:.3}");
         }
     }
+}
+
+#[test]
+#[ignore = "Adam at HF's budget (minutes); run with --ignored --nocapture"]
+fn adam_at_hf_budget() {
+    let problem = ISSUE_NET;
+    let (hf_error, passes) = problem.run_hf();
+    let adam = FirstOrderConfig::adam().method;
+    for lr in [0.0003, 0.001, 0.003] {
+        let e = problem.run_first_order(adam, lr, passes);
+        eprintln!("ADAM lr {lr}: train error {e:.3} after {passes:.1} passes (HF {hf_error:.3})");
+    }
+}
+
+#[test]
+#[ignore = "the paper's CURVES net on 1000 images (about 10 minutes); run with --ignored --nocapture"]
+fn deep_curves_net_comparison() {
+    let problem = DEEP_NET;
+    let (hf_error, passes) = problem.run_hf();
+    let tuned = problem.run_sgd(SGD_TUNED_LEARNING_RATE, SGD_MOMENTUM, passes);
+    eprintln!(
+        "DEEP after {passes:.1} passes: HF {hf_error:.3}, SGD+momentum lr {SGD_TUNED_LEARNING_RATE} {tuned:.3}, \
+         mean image {:.3}",
+        problem.mean_image_error()
+    );
 }
