@@ -97,8 +97,9 @@ failed=0
 # run NAME KERNEL_THREADS COMMAND...: runs COMMAND with
 # HESSFREE_TEST_KERNEL_THREADS set (unset when empty), logs it, prints a line.
 run() {
-    local name=$1 threads=$2 log rc warnings
+    local name=$1 threads=$2 log rc warnings start
     shift 2
+    start=$SECONDS
     log="$LOGS/$(printf '%s' "$name" | tr -c 'A-Za-z0-9.=_-' '_').log"
     set +e
     if [ -n "$threads" ]; then
@@ -109,7 +110,8 @@ run() {
     rc=$?
     set -e
     warnings=$(grep -c '^WARNING: ThreadSanitizer' "$log" || true)
-    printf 'tsan: %-40s %3d warning(s), exit %d  (%s)\n' "$name" "$warnings" "$rc" "$log"
+    printf 'tsan: %-38s %3d warning(s), exit %d, %3d s  (%s)\n' \
+        "$name" "$warnings" "$rc" $((SECONDS - start)) "$log"
     if [ "$warnings" -ne 0 ] || [ "$rc" -ne 0 ]; then failed=1; fi
 }
 
