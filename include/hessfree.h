@@ -729,9 +729,12 @@ enum hf_status hf_data_load_mnist(const char *dir, struct hf_data **train, struc
 /**
  * Generates `n` CURVES-like images (28x28 = 784 pixels in [0, 1], an
  * autoencoder set) from the random stream seeded by `seed`; the same
- * `(n, seed)` always gives the same data. `n = 0` is
- * `HF_ERR_INVALID_ARGUMENT`; a size that cannot be allocated is
- * `HF_ERR_RESOURCE_LIMIT`.
+ * `(n, seed)` always gives the same data.
+ *
+ * Errors: `HF_ERR_NULL_POINTER` (`out`); `HF_ERR_INVALID_ARGUMENT` (`n` = 0,
+ * or `n x 784` overflowing `size_t`, as for `hf_data_new`);
+ * `HF_ERR_RESOURCE_LIMIT` (a size that fits `size_t` but cannot be
+ * allocated).
  *
  * # Safety
  * `out` must be NULL or point to a writable `hf_data *`.
@@ -747,8 +750,14 @@ enum hf_status hf_data_curves(size_t n, uint64_t seed, struct hf_data **out);
  * `hf_data_preset` for the paper's standardised sets). Both handles are
  * written on success, neither on failure.
  *
- * Errors: `HF_ERR_INVALID_ARGUMENT` (`per_image` = 0), `HF_ERR_IO`,
- * `HF_ERR_FORMAT`, `HF_ERR_NULL_POINTER`.
+ * Errors: `HF_ERR_NULL_POINTER` (`olivetti_npy`, `train`, `test`);
+ * `HF_ERR_INVALID_ARGUMENT` (`per_image` = 0, or a set size
+ * `250 x per_image x 625` overflowing `size_t`, as for `hf_data_new`);
+ * `HF_ERR_RESOURCE_LIMIT` (a size that fits `size_t` but cannot be
+ * allocated); `HF_ERR_IO` (the file cannot be read; names the path);
+ * `HF_ERR_FORMAT` (not a `.npy` file); `HF_ERR_UNSUPPORTED` (elements
+ * other than unsigned bytes); `HF_ERR_SHAPE_MISMATCH` (a shape other than
+ * 400x4096).
  *
  * # Safety
  * `olivetti_npy` must be NULL or a NUL-terminated string; `train`/`test`
@@ -1082,7 +1091,8 @@ enum hf_status hf_net_new(const size_t *sizes,
  * the decoder mirrors it; hidden units are logistic, the code layer linear,
  * the output units `output_activation` (`HF_ACT_LOGISTIC` or
  * `HF_ACT_LINEAR`). Sparse initialisation from `seed`; errors as for
- * `hf_net_new`.
+ * `hf_net_new`, and any other `output_activation` (`HF_ACT_SOFTMAX`
+ * included) is `HF_ERR_INVALID_ARGUMENT`.
  *
  * # Safety
  * `encoder` must be NULL or point to `encoder_len` sizes; `out` NULL or

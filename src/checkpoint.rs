@@ -255,6 +255,9 @@ fn parse_body(body: &[u8]) -> Result<Container> {
 /// one. A writer killed mid-write leaves its temporary file behind; each
 /// write first removes those of `path` whose process is gone (Unix), so
 /// they never pile up.
+///
+/// Errors are `ErrorKind::Io` and name `path` (a failure to create, write or
+/// sync the temporary file also names that file, after `path`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -268,7 +271,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!("{prefix}{}-{n}", std::process::id()));
-    let result = write_and_sync(&tmp, bytes).and_then(|()| {
+    let result = write_and_sync(path, &tmp, bytes).and_then(|()| {
         std::fs::rename(&tmp, path)
             .map_err(|e| Error::io(path, "cannot rename temporary file onto", e))
     });
@@ -331,11 +334,23 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
-fn write_and_sync(tmp: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, "cannot create", e))?;
-    f.write_all(bytes)
-        .map_err(|e| Error::io(tmp, "cannot write", e))?;
-    f.sync_all().map_err(|e| Error::io(tmp, "cannot sync", e))
+/// Writes `bytes` to the temporary file `tmp` and syncs it. Errors name
+/// `path`, the file the caller asked for (the temporary name alone would not
+/// tell them which save failed), and mention `tmp` after it.
+fn write_and_sync(path: &Path, tmp: &Path, bytes: &[u8]) -> Result<()> {
+    let fail = |what: &str, e: std::io::Error| {
+        Error::new(
+            ErrorKind::Io,
+            format!(
+                "{what} '{}' (writing temporary file '{}'): {e}",
+                path.display(),
+                tmp.display()
+            ),
+        )
+    };
+    let mut f = std::fs::File::create(tmp).map_err(|e| fail("cannot create", e))?;
+    f.write_all(bytes).map_err(|e| fail("cannot write", e))?;
+    f.sync_all().map_err(|e| fail("cannot sync", e))
 }
 
 /// Best effort: some platforms and file systems cannot sync directories.
@@ -479,6 +494,20 @@ impl<'a> ByteReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_atomic_errors_name_the_callers_path() {
+        let dir = std::env::temp_dir().join(format!("hessfree-wa-{}", std::process::id()));
+        let path = dir.join("no").join("such").join("x");
+        let e = write_atomic(&path, b"data").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        let quoted = format!("'{}'", path.display());
+        assert!(
+            e.message().starts_with(&format!("cannot create {quoted} ")),
+            "{}",
+            e.message()
+        );
+    }
 
     #[test]
     fn crc32_known_value() {

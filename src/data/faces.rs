@@ -258,6 +258,21 @@ mod tests {
     }
 
     #[test]
+    fn overflowing_and_unallocatable_sizes_have_distinct_kinds() {
+        let arr = NpyArray {
+            shape: vec![400, 4096],
+            data: NpyData::U8(vec![0; 400 * 4096]),
+        };
+        // 250 · per_image · 625 overflows usize: the caller's arithmetic error.
+        let e = faces_from_olivetti(&arr, usize::MAX, 1).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{}", e.message());
+        assert!(e.message().contains("overflow"), "{}", e.message());
+        // Fits usize (about 7·10^17 bytes) but no machine has that much memory.
+        let e = faces_from_olivetti(&arr, 1 << 40, 1).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ResourceLimit, "{}", e.message());
+    }
+
+    #[test]
     fn sources_are_transposed_upright() {
         let mut bytes = vec![0u8; 400 * 4096];
         bytes[5 * 64 + 2] = 255; // stored (row 5, col 2) of image 0

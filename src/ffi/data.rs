@@ -447,9 +447,12 @@ pub unsafe extern "C" fn hf_data_load_mnist(
 
 /// Generates `n` CURVES-like images (28x28 = 784 pixels in [0, 1], an
 /// autoencoder set) from the random stream seeded by `seed`; the same
-/// `(n, seed)` always gives the same data. `n = 0` is
-/// `HF_ERR_INVALID_ARGUMENT`; a size that cannot be allocated is
-/// `HF_ERR_RESOURCE_LIMIT`.
+/// `(n, seed)` always gives the same data.
+///
+/// Errors: `HF_ERR_NULL_POINTER` (`out`); `HF_ERR_INVALID_ARGUMENT` (`n` = 0,
+/// or `n x 784` overflowing `size_t`, as for `hf_data_new`);
+/// `HF_ERR_RESOURCE_LIMIT` (a size that fits `size_t` but cannot be
+/// allocated).
 ///
 /// # Safety
 /// `out` must be NULL or point to a writable `hf_data *`.
@@ -472,8 +475,14 @@ pub unsafe extern "C" fn hf_data_curves(n: usize, seed: u64, out: *mut *mut hf_d
 /// `hf_data_preset` for the paper's standardised sets). Both handles are
 /// written on success, neither on failure.
 ///
-/// Errors: `HF_ERR_INVALID_ARGUMENT` (`per_image` = 0), `HF_ERR_IO`,
-/// `HF_ERR_FORMAT`, `HF_ERR_NULL_POINTER`.
+/// Errors: `HF_ERR_NULL_POINTER` (`olivetti_npy`, `train`, `test`);
+/// `HF_ERR_INVALID_ARGUMENT` (`per_image` = 0, or a set size
+/// `250 x per_image x 625` overflowing `size_t`, as for `hf_data_new`);
+/// `HF_ERR_RESOURCE_LIMIT` (a size that fits `size_t` but cannot be
+/// allocated); `HF_ERR_IO` (the file cannot be read; names the path);
+/// `HF_ERR_FORMAT` (not a `.npy` file); `HF_ERR_UNSUPPORTED` (elements
+/// other than unsigned bytes); `HF_ERR_SHAPE_MISMATCH` (a shape other than
+/// 400x4096).
 ///
 /// # Safety
 /// `olivetti_npy` must be NULL or a NUL-terminated string; `train`/`test`

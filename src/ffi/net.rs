@@ -200,7 +200,8 @@ pub unsafe extern "C" fn hf_net_new(
 /// the decoder mirrors it; hidden units are logistic, the code layer linear,
 /// the output units `output_activation` (`HF_ACT_LOGISTIC` or
 /// `HF_ACT_LINEAR`). Sparse initialisation from `seed`; errors as for
-/// `hf_net_new`.
+/// `hf_net_new`, and any other `output_activation` (`HF_ACT_SOFTMAX`
+/// included) is `HF_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `encoder` must be NULL or point to `encoder_len` sizes; `out` NULL or
@@ -222,6 +223,17 @@ pub unsafe extern "C" fn hf_net_new_autoencoder(
             )
         };
         let output = activation_from(output_activation, "output_activation")?;
+        // Checked here too so that the message names the C argument.
+        if !matches!(output, Activation::Logistic | Activation::Linear) {
+            return Err(FfiError::new(
+                hf_status::HF_ERR_INVALID_ARGUMENT,
+                format!(
+                    "output_activation = {output_activation} ({}): an autoencoder's output units \
+                     must be HF_ACT_LOGISTIC or HF_ACT_LINEAR",
+                    output.name()
+                ),
+            ));
+        }
         let spec = NetSpec::autoencoder(encoder, output)?;
         new_net(spec, seed, result)
     })

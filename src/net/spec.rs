@@ -99,10 +99,20 @@ impl NetSpec {
     /// the decoder mirrors it. Hidden units are logistic, the code layer is
     /// linear, and the output units are `output` (logistic for CURVES and
     /// MNIST, linear for FACES).
+    ///
+    /// Errors: as [`NetSpec::new`], plus an `output` other than logistic or
+    /// linear: the output reconstructs the input pixel by pixel, which a
+    /// softmax (one distribution over all pixels) does not.
     pub fn autoencoder(encoder: &[usize], output: Activation) -> Result<Self> {
         if encoder.len() < 2 {
             return Err(Error::invalid(format!(
                 "an autoencoder's encoder needs an input and a code size, got {encoder:?}"
+            )));
+        }
+        if !matches!(output, Activation::Logistic | Activation::Linear) {
+            return Err(Error::invalid(format!(
+                "output = {}: an autoencoder's output units must be logistic or linear",
+                output.name()
             )));
         }
         let mut sizes = encoder.to_vec();
@@ -247,6 +257,24 @@ mod tests {
         );
         assert_eq!(s.output_activation(), Activation::Logistic);
         assert_eq!(s.loss(), Loss::CrossEntropy);
+    }
+
+    #[test]
+    fn autoencoder_output_is_logistic_or_linear_only() {
+        for output in [Activation::Logistic, Activation::Linear] {
+            assert!(NetSpec::autoencoder(&[6, 3, 2], output).is_ok());
+        }
+        // Softmax is a valid output layer for `new`, but not a reconstruction.
+        for output in [Activation::Softmax, Activation::Tanh, Activation::Relu] {
+            let e = NetSpec::autoencoder(&[6, 3, 2], output).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert!(e.message().contains(output.name()), "{}", e.message());
+            assert!(
+                e.message().contains("logistic or linear"),
+                "{}",
+                e.message()
+            );
+        }
     }
 
     #[test]

@@ -55,7 +55,7 @@ static struct {
     uint64_t host_iter;
     float host_theta[HP];
     char dir[64], garbage[128], empty[128], net_file[128], session_file[128],
-        host_file[128], missing[128];
+        host_file[128], missing[128], missing_quoted[132];
     int in_callback;
 } F;
 
@@ -682,7 +682,8 @@ static void rows_net(void) {
     CASE(hf_net_new_autoencoder, HF_ERR_INVALID_ARGUMENT, NULL, hf_net_new_autoencoder(enc, 1, HF_ACT_LOGISTIC, 1, &O.net));
     CASE(hf_net_new_autoencoder, HF_ERR_INVALID_ARGUMENT, "layer 1", hf_net_new_autoencoder(enc_zero, 2, HF_ACT_LOGISTIC, 1, &O.net));
     CASE(hf_net_new_autoencoder, HF_ERR_RESOURCE_LIMIT, "parameters", hf_net_new_autoencoder(enc_tera, 2, HF_ACT_LOGISTIC, 1, &O.net));
-    CASE(hf_net_new_autoencoder, HF_ERR_INVALID_ARGUMENT, "tanh", hf_net_new_autoencoder(enc, 2, HF_ACT_TANH, 1, &O.net));
+    CASE(hf_net_new_autoencoder, HF_ERR_INVALID_ARGUMENT, "output_activation = 1 (tanh)", hf_net_new_autoencoder(enc, 2, HF_ACT_TANH, 1, &O.net));
+    CASE(hf_net_new_autoencoder, HF_ERR_INVALID_ARGUMENT, "output_activation = 4 (softmax)", hf_net_new_autoencoder(enc, 2, HF_ACT_SOFTMAX, 1, &O.net));
     CASE(hf_net_new_autoencoder, HF_ERR_INVALID_ARGUMENT, "1000", hf_net_new_autoencoder(enc, 2, 1000, 1, &O.net));
 
     CASE(hf_net_new_preset, HF_ERR_NULL_POINTER, "'preset'", hf_net_new_preset(NULL, 1, &O.net));
@@ -800,8 +801,8 @@ static void rows_net(void) {
     CASE(hf_net_save, HF_ERR_NULL_POINTER, "'net'", hf_net_save(NULL, F.net_file));
     CASE(hf_net_save, HF_ERR_NULL_POINTER, "'path'", hf_net_save(net, NULL));
     CASE(hf_net_save, HF_ERR_INVALID_ARGUMENT, "empty path", hf_net_save(net, ""));
-    CASE(hf_net_save, HF_ERR_IO, "/proc/nope/", hf_net_save(net, "/proc/nope/x"));
-    CASE(hf_net_save, HF_ERR_IO, "/no/such/dir/", hf_net_save(net, F.missing));
+    CASE(hf_net_save, HF_ERR_IO, "'/proc/nope/x'", hf_net_save(net, "/proc/nope/x"));
+    CASE(hf_net_save, HF_ERR_IO, F.missing_quoted, hf_net_save(net, F.missing));
     CASE(hf_net_save, HF_ERR_IO, F.dir, hf_net_save(net, F.dir));
     CASE(hf_net_save, HF_ERR_INVALID_HANDLE, "already been freed", hf_net_save(F.freed_net, F.net_file));
     CASE(hf_net_save, HF_ERR_INVALID_HANDLE, "expected hf_net", hf_net_save((hf_net *)F.session, F.net_file));
@@ -973,10 +974,10 @@ static void rows_session(void) {
     CASE(hf_session_save, HF_ERR_NULL_POINTER, "'session'", hf_session_save(NULL, F.session_file));
     CASE(hf_session_save, HF_ERR_NULL_POINTER, "'path'", hf_session_save(s, NULL));
     CASE(hf_session_save, HF_ERR_INVALID_ARGUMENT, "empty path", hf_session_save(s, ""));
-    CASE(hf_session_save, HF_ERR_IO, "/proc/nope/", hf_session_save(s, "/proc/nope/x"));
-    CASE(hf_session_save, HF_ERR_IO, "/no/such/dir/", hf_session_save(s, F.missing));
+    CASE(hf_session_save, HF_ERR_IO, "'/proc/nope/x'", hf_session_save(s, "/proc/nope/x"));
+    CASE(hf_session_save, HF_ERR_IO, F.missing_quoted, hf_session_save(s, F.missing));
     CASE(hf_session_save, HF_ERR_IO, F.dir, hf_session_save(s, F.dir));
-    CASE(hf_session_save, HF_ERR_IO, "/proc/nope/", hf_session_save(F.host, "/proc/nope/x"));
+    CASE(hf_session_save, HF_ERR_IO, "'/proc/nope/x'", hf_session_save(F.host, "/proc/nope/x"));
     CASE(hf_session_save, HF_ERR_INVALID_HANDLE, "already been freed", hf_session_save(F.freed_session, F.session_file));
 
     /* text */
@@ -1063,6 +1064,9 @@ static void setup(void) {
     snprintf(F.session_file, sizeof F.session_file, "%s/session.hfs", F.dir);
     snprintf(F.host_file, sizeof F.host_file, "%s/host.hfs", F.dir);
     snprintf(F.missing, sizeof F.missing, "%s/no/such/dir/file", F.dir);
+    /* Quoted as error messages quote paths: the caller's path itself, not a
+     * temporary file next to it. */
+    snprintf(F.missing_quoted, sizeof F.missing_quoted, "'%s'", F.missing);
     write_file(F.garbage, "this is not a hessfree file, nor an IDX or .npy file\n");
     write_file(F.empty, "");
 

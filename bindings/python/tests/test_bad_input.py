@@ -187,6 +187,13 @@ CASES = [
         "softmax",
     ),
     (
+        "net-autoencoder-softmax-output",
+        lambda o: hf.Net.autoencoder([6, 3, 2], output="softmax"),
+        hf.InvalidArgument,
+        "HF_ERR_INVALID_ARGUMENT",
+        "output_activation = 4 (softmax)",
+    ),
+    (
         "net-preset-unknown",
         lambda o: hf.Net.preset("cifar"),
         hf.InvalidArgument,
