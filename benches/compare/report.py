@@ -50,7 +50,7 @@ def parse_ops_md(path):
             net = m.group(1).lower()
             continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if net and len(cells) == 5:
+        if net and len(cells) >= 5 and cells[1].replace(".", "", 1).isdigit():
             op = next((v for k, v in OPS.items() if cells[0].startswith(k)), None)
             if op:
                 out[(net, op)] = {"wall_ms": float(cells[1]), "gemm_ms": float(cells[2]), "gflops": float(cells[4])}
