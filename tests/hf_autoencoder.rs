@@ -25,9 +25,11 @@
 //! deeper CURVES net (`deep_curves_net_comparison`, 1000 images) HF is further
 //! behind: 27.8 after 30 iterations and 468.5 passes, SGD at 0.003: 11.4.
 //! (The SWEEP_NOTES budgets were measured when HF was also charged a separate
-//! metrics pass per iteration, about one pass more per iteration.) This agrees with Sutskever, Martens, Dahl and Hinton (ICML 2013):
-//! with sparse initialisation and well-tuned momentum, first-order methods
-//! train these autoencoders about as well as HF.
+//! metrics pass per iteration, about one pass more per iteration.)
+//!
+//! This agrees with Sutskever, Martens, Dahl and Hinton (ICML 2013): with
+//! sparse initialisation and well-tuned momentum, first-order methods train
+//! these autoencoders about as well as HF.
 //!
 //! The budget is counted generously to SGD. HF is charged, per iteration:
 //! every full-batch evaluation (gradient, backtracking, line search and the
