@@ -118,8 +118,9 @@ pub(crate) fn evaluate_rows(
     })
 }
 
-/// Checks that `start..start+len` is a non-empty range inside `0..n`; returns its end.
-fn check_row_range(start: usize, len: usize, n: usize) -> Result<usize> {
+/// Checks that `start..start+len` is a non-empty range inside `0..n`; returns
+/// its end. Shared by every backend so that they refuse a range alike.
+pub(crate) fn check_row_range(start: usize, len: usize, n: usize) -> Result<usize> {
     match start.checked_add(len) {
         Some(end) if len > 0 && end <= n => Ok(end),
         _ => Err(Error::out_of_range(format!(

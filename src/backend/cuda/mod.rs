@@ -797,12 +797,7 @@ impl Backend for CudaBackend {
         grad: Option<&mut [f32]>,
     ) -> Result<PassResult> {
         let n = self.data(split)?.n;
-        let inside = matches!(start.checked_add(len), Some(end) if end <= n);
-        if len == 0 || !inside {
-            return Err(Error::out_of_range(format!(
-                "example range {start}..{start}+{len} is empty or lies outside the {n} examples"
-            )));
-        }
+        crate::backend::cpu::check_row_range(start, len, n)?;
         self.evaluate_rows(theta, split, start, len, grad, None)
     }
 
