@@ -136,8 +136,8 @@ fn chunk_loss_at_the_cached_theta_equals_a_fresh_pass() {
     assert_ne!(backend.chunk_loss(&other).unwrap(), fresh);
 }
 
-/// A gradient, statistic or curvature chunk at a θ whose training pass the
-/// CPU backend remembers (one of its last two) reuses that forward pass and
+/// A gradient, statistic, curvature chunk or chunk loss at a θ whose
+/// training pass the CPU backend remembers (one of its last two) reuses that forward pass and
 /// gives the same bits as a backend that never saw θ; a θ one bit away is
 /// not mistaken for it.
 #[test]
@@ -170,9 +170,11 @@ fn remembered_training_passes_change_no_result() {
             backend.curvature_product(&v, &mut out).unwrap();
             products.push(out);
         }
+        // ρ's chunk loss at another θ (remembered by `backend` below).
+        let other = backend.chunk_loss(&thetas[1]).unwrap();
         let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         (
-            (pass.loss.to_bits(), pass.error.to_bits()),
+            (pass.loss.to_bits(), pass.error.to_bits(), other.to_bits()),
             bits(&g),
             bits(&s),
             bits(&products[0]),

@@ -249,21 +249,12 @@ impl CpuBackend {
         // The same work, in the same order, as `evaluate_rows` in one slice.
         grad.iter_mut().for_each(|g| g.fill(0.0));
         stat.iter_mut().for_each(|s| s.fill(0.0));
-        if let Some(g) = grad.as_deref_mut() {
+        if let Some(g) = grad {
             let x = self.train.input_rows(0, n);
             let t = self.train.target_rows(0, n);
             let delta = output_delta(self.spec.loss(), entry.acts.output(), &t);
             let scale = 1.0 / n as f32;
-            accumulate_gradient(
-                &self.spec,
-                theta,
-                x,
-                &entry.acts,
-                delta,
-                scale,
-                g,
-                stat.as_deref_mut(),
-            );
+            accumulate_gradient(&self.spec, theta, x, &entry.acts, delta, scale, g, stat);
         }
         let result = entry.result;
         self.recent.push_back(entry);
@@ -408,9 +399,25 @@ impl Backend for CpuBackend {
                 .iter()
                 .zip(theta)
                 .all(|(a, b)| a.to_bits() == b.to_bits());
+        let rows = s![state.chunk.start..state.chunk.start + state.chunk.len, ..];
+        let known = self
+            .recent
+            .iter()
+            .rev()
+            .find(|r| same_bits(&r.theta, theta));
         let sums = if same_theta {
             // The cache holds the forward pass at exactly this θ (ρ's f(θ)).
             state.cache.loss(&self.spec)
+        } else if let Some(known) = known {
+            // ρ's f(θ + p): backtracking has just passed over the whole
+            // training set there. Per-example losses added in row order, as
+            // a fresh pass over the chunk adds them.
+            batch_loss(
+                self.spec.loss(),
+                &known.acts.output_z.slice(rows).to_owned(),
+                &known.acts.output().slice(rows).to_owned(),
+                &state.cache.targets(),
+            )
         } else {
             let x = state.cache.inputs();
             let t = state.cache.targets();
