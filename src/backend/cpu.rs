@@ -22,7 +22,7 @@ pub const DEFAULT_EVAL_CHUNK: usize = 5000;
 /// accepts the θ that backtracking or the line search evaluated last, or
 /// (when backtracking stopped at a worse candidate) the one before it; the
 /// next step's gradient and curvature chunk are then taken at that θ.
-const REMEMBERED_PASSES: usize = 2;
+pub(crate) const REMEMBERED_PASSES: usize = 2;
 
 /// The most activation storage (bytes) one remembered pass may hold; larger
 /// training sets are not remembered.
@@ -36,6 +36,25 @@ struct RememberedPass {
     theta: Vec<f32>,
     acts: Activations<f32>,
     result: PassResult,
+}
+
+/// The activation floats of one remembered training pass of `spec` over `n`
+/// examples with pass slices of `eval_chunk` (0 = [`DEFAULT_EVAL_CHUNK`]), or
+/// `None` when passes are not remembered: the set is passed over in more
+/// than one slice, or its activations exceed [`REMEMBER_LIMIT_BYTES`].
+/// Beyond the pass slice itself, up to `REMEMBERED_PASSES − 1` more such
+/// sets of activations are kept.
+pub(crate) fn remembered_pass_floats(spec: &NetSpec, n: usize, eval_chunk: usize) -> Option<usize> {
+    let eval_chunk = if eval_chunk == 0 {
+        DEFAULT_EVAL_CHUNK
+    } else {
+        eval_chunk
+    };
+    let widths: usize = spec.sizes()[1..].iter().sum();
+    // Every layer's outputs plus the output pre-activations.
+    let per_row = widths.saturating_add(spec.output_dim());
+    let floats = n.saturating_mul(per_row);
+    (n > 0 && n <= eval_chunk && floats.saturating_mul(4) <= REMEMBER_LIMIT_BYTES).then_some(floats)
 }
 
 /// Whether two parameter vectors are identical bit for bit (NaN included).
@@ -196,16 +215,9 @@ impl CpuBackend {
         })
     }
 
-    /// Whether full training passes are remembered: the training set is
-    /// passed over in one slice and its activations fit the limit.
+    /// Whether full training passes are remembered (see [`remembered_pass_floats`]).
     fn remembers_passes(&self) -> bool {
-        let n = self.train.len();
-        let widths: usize = self.spec.sizes()[1..].iter().sum();
-        // Every layer's outputs plus the output pre-activations.
-        let per_row = widths.saturating_add(self.spec.output_dim());
-        n > 0
-            && n <= self.eval_chunk
-            && n.saturating_mul(per_row).saturating_mul(4) <= REMEMBER_LIMIT_BYTES
+        remembered_pass_floats(&self.spec, self.train.len(), self.eval_chunk).is_some()
     }
 
     /// [`Backend::evaluate`] on the training set in one slice, reusing the
