@@ -135,3 +135,63 @@ fn chunk_loss_at_the_cached_theta_equals_a_fresh_pass() {
     let other = initial_params(backend.spec(), Init::default(), 6).unwrap();
     assert_ne!(backend.chunk_loss(&other).unwrap(), fresh);
 }
+
+/// A gradient, statistic, curvature chunk or chunk loss at a θ whose
+/// training pass the CPU backend remembers (one of its last two) reuses that forward pass and
+/// gives the same bits as a backend that never saw θ; a θ one bit away is
+/// not mistaken for it.
+#[test]
+fn remembered_training_passes_change_no_result() {
+    use hessfree::backend::{Backend, CpuBackend, Split};
+    use hessfree::hf::{Chunk, CurvatureKind};
+    let spec = NetSpec::autoencoder(&[784, 20, 4], Activation::Logistic).unwrap();
+    let data = hessfree::data::curves(300, 2).unwrap();
+    let p = spec.num_params();
+    let thetas: Vec<Vec<f32>> = (5..8)
+        .map(|seed| initial_params(&spec, Init::default(), seed).unwrap())
+        .collect();
+    let mut nudged = thetas[0].clone();
+    nudged[3] = f32::from_bits(nudged[3].to_bits() ^ 1);
+    let v: Vec<f32> = (0..p).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect();
+    let chunk = Chunk {
+        start: 37,
+        len: 150,
+    };
+    // Everything at θ from a backend: (loss bits, gradient, statistic, G·v, H·v).
+    let run = |backend: &mut CpuBackend, theta: &[f32]| {
+        let (mut g, mut s) = (vec![0f32; p], vec![0f32; p]);
+        let pass = backend
+            .evaluate(theta, Split::Train, Some(&mut g), Some(&mut s))
+            .unwrap();
+        let mut products = Vec::new();
+        for kind in [CurvatureKind::GaussNewton, CurvatureKind::Hessian] {
+            backend.set_chunk(theta, chunk, kind).unwrap();
+            let mut out = vec![0f32; p];
+            backend.curvature_product(&v, &mut out).unwrap();
+            products.push(out);
+        }
+        // ρ's chunk loss at another θ (remembered by `backend` below).
+        let other = backend.chunk_loss(&thetas[1]).unwrap();
+        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        (
+            (pass.loss.to_bits(), pass.error.to_bits(), other.to_bits()),
+            bits(&g),
+            bits(&s),
+            bits(&products[0]),
+            bits(&products[1]),
+        )
+    };
+    for target in [&thetas[0], &nudged] {
+        // A backend that has seen no θ before computes everything afresh.
+        let mut fresh = CpuBackend::new(spec.clone(), data.clone(), None, 0).unwrap();
+        let want = run(&mut fresh, target);
+        let mut backend = CpuBackend::new(spec.clone(), data.clone(), None, 0).unwrap();
+        // θ0 is the older of the two remembered passes when the gradient comes.
+        for theta in [&thetas[2], &thetas[0], &thetas[1]] {
+            backend.evaluate(theta, Split::Train, None, None).unwrap();
+        }
+        assert!(run(&mut backend, target) == want, "after other passes");
+        // And again at once (the gradient pass itself is remembered).
+        assert!(run(&mut backend, target) == want, "after the same pass");
+    }
+}

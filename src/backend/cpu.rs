@@ -1,11 +1,13 @@
 //! The CPU backend: ndarray with matrixmultiply's threaded GEMMs.
 
-use ndarray::{Array2, ArrayView2};
+use std::collections::VecDeque;
+
+use ndarray::{s, Array2, ArrayView2};
 
 use super::{Backend, PassResult, Split};
 use crate::curvature::{
-    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, BatchLoss,
-    ChunkCache,
+    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, Activations,
+    BatchLoss, ChunkCache,
 };
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -15,6 +17,50 @@ use crate::net::NetSpec;
 /// Examples per slice of a full pass when none is configured: bounds the
 /// activation memory of a pass to about `DEFAULT_EVAL_CHUNK × Σ layer widths` floats.
 pub const DEFAULT_EVAL_CHUNK: usize = 5000;
+
+/// How many full training passes a [`CpuBackend`] remembers. An HF step
+/// accepts the θ that backtracking or the line search evaluated last, or
+/// (when backtracking stopped at a worse candidate) the one before it; the
+/// next step's gradient and curvature chunk are then taken at that θ.
+pub(crate) const REMEMBERED_PASSES: usize = 2;
+
+/// The most activation storage (bytes) one remembered pass may hold; larger
+/// training sets are not remembered.
+const REMEMBER_LIMIT_BYTES: usize = 64 << 20;
+
+/// A full training pass done in one slice, kept with its θ so that a later
+/// gradient, statistic or curvature chunk at the same θ (bit for bit) skips
+/// the forward pass and the loss. Rows' activations do not depend on the
+/// rows around them or on the thread count, so the reuse changes no result.
+struct RememberedPass {
+    theta: Vec<f32>,
+    acts: Activations<f32>,
+    result: PassResult,
+}
+
+/// The activation floats of one remembered training pass of `spec` over `n`
+/// examples with pass slices of `eval_chunk` (0 = [`DEFAULT_EVAL_CHUNK`]), or
+/// `None` when passes are not remembered: the set is passed over in more
+/// than one slice, or its activations exceed [`REMEMBER_LIMIT_BYTES`].
+/// Beyond the pass slice itself, up to `REMEMBERED_PASSES − 1` more such
+/// sets of activations are kept.
+pub(crate) fn remembered_pass_floats(spec: &NetSpec, n: usize, eval_chunk: usize) -> Option<usize> {
+    let eval_chunk = if eval_chunk == 0 {
+        DEFAULT_EVAL_CHUNK
+    } else {
+        eval_chunk
+    };
+    let widths: usize = spec.sizes()[1..].iter().sum();
+    // Every layer's outputs plus the output pre-activations.
+    let per_row = widths.saturating_add(spec.output_dim());
+    let floats = n.saturating_mul(per_row);
+    (n > 0 && n <= eval_chunk && floats.saturating_mul(4) <= REMEMBER_LIMIT_BYTES).then_some(floats)
+}
+
+/// Whether two parameter vectors are identical bit for bit (NaN included).
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
 
 /// The curvature chunk currently cached, with the θ it was built at.
 struct CurvatureState {
@@ -30,6 +76,9 @@ pub struct CpuBackend {
     test: Option<Dataset>,
     eval_chunk: usize,
     curvature: Option<CurvatureState>,
+    /// Recent full training passes, newest last (empty when the training
+    /// set is not passed over in one slice of bounded size).
+    recent: VecDeque<RememberedPass>,
 }
 
 /// Checks that a data set fits the network's input and output widths.
@@ -74,18 +123,7 @@ pub(crate) fn evaluate_rows(
     mut grad: Option<&mut [f32]>,
     mut stat: Option<&mut [f32]>,
 ) -> Result<PassResult> {
-    let p = spec.num_params();
-    for (what, len) in [
-        ("theta", Some(theta.len())),
-        ("gradient buffer", grad.as_ref().map(|g| g.len())),
-        ("statistic buffer", stat.as_ref().map(|s| s.len())),
-    ] {
-        if let Some(len) = len.filter(|&l| l != p) {
-            return Err(Error::shape(format!(
-                "{what} has {len} entries, the network has {p} parameters"
-            )));
-        }
-    }
+    check_pass_buffers(spec, theta, grad.as_deref(), stat.as_deref())?;
     check_data_fits(spec, data, "the")?;
     let end = check_row_range(start, len, data.len())?;
     let n = len;
@@ -116,6 +154,28 @@ pub(crate) fn evaluate_rows(
         error: sums.sq_error_sum / n as f64,
         examples: n,
     })
+}
+
+/// Checks that θ and the gradient and statistic buffers have one entry per parameter.
+fn check_pass_buffers(
+    spec: &NetSpec,
+    theta: &[f32],
+    grad: Option<&[f32]>,
+    stat: Option<&[f32]>,
+) -> Result<()> {
+    let p = spec.num_params();
+    for (what, len) in [
+        ("theta", Some(theta.len())),
+        ("gradient buffer", grad.map(|g| g.len())),
+        ("statistic buffer", stat.map(|s| s.len())),
+    ] {
+        if let Some(len) = len.filter(|&l| l != p) {
+            return Err(Error::shape(format!(
+                "{what} has {len} entries, the network has {p} parameters"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `start..start+len` is a non-empty range inside `0..n`; returns
@@ -152,7 +212,66 @@ impl CpuBackend {
                 eval_chunk
             },
             curvature: None,
+            recent: VecDeque::with_capacity(REMEMBERED_PASSES),
         })
+    }
+
+    /// Whether full training passes are remembered (see [`remembered_pass_floats`]).
+    fn remembers_passes(&self) -> bool {
+        remembered_pass_floats(&self.spec, self.train.len(), self.eval_chunk).is_some()
+    }
+
+    /// [`Backend::evaluate`] on the training set in one slice, reusing the
+    /// forward pass of a remembered pass at the same θ and remembering this one.
+    fn evaluate_train_remembered(
+        &mut self,
+        theta: &[f32],
+        mut grad: Option<&mut [f32]>,
+        mut stat: Option<&mut [f32]>,
+    ) -> Result<PassResult> {
+        check_pass_buffers(&self.spec, theta, grad.as_deref(), stat.as_deref())?;
+        let n = self.train.len();
+        let known = self.recent.iter().position(|r| same_bits(&r.theta, theta));
+        let entry = match known.and_then(|i| self.recent.remove(i)) {
+            Some(entry) => entry,
+            None => {
+                // Drop the oldest pass before the new one is computed, so at
+                // most REMEMBERED_PASSES are alive at once.
+                let mut theta_buffer = if self.recent.len() >= REMEMBERED_PASSES {
+                    self.recent.pop_front().map(|r| r.theta).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                theta_buffer.clear();
+                theta_buffer.extend_from_slice(theta);
+                let x = self.train.input_rows(0, n);
+                let t = self.train.target_rows(0, n);
+                let acts = forward(&self.spec, theta, x);
+                let sums = batch_loss(self.spec.loss(), &acts.output_z, acts.output(), &t);
+                RememberedPass {
+                    theta: theta_buffer,
+                    acts,
+                    result: PassResult {
+                        loss: sums.loss_sum / n as f64,
+                        error: sums.sq_error_sum / n as f64,
+                        examples: n,
+                    },
+                }
+            }
+        };
+        // The same work, in the same order, as `evaluate_rows` in one slice.
+        grad.iter_mut().for_each(|g| g.fill(0.0));
+        stat.iter_mut().for_each(|s| s.fill(0.0));
+        if let Some(g) = grad {
+            let x = self.train.input_rows(0, n);
+            let t = self.train.target_rows(0, n);
+            let delta = output_delta(self.spec.loss(), entry.acts.output(), &t);
+            let scale = 1.0 / n as f32;
+            accumulate_gradient(&self.spec, theta, x, &entry.acts, delta, scale, g, stat);
+        }
+        let result = entry.result;
+        self.recent.push_back(entry);
+        Ok(result)
     }
 
     fn split(&self, split: Split) -> Result<&Dataset> {
@@ -197,6 +316,9 @@ impl Backend for CpuBackend {
         stat: Option<&mut [f32]>,
     ) -> Result<PassResult> {
         self.check_len("theta", theta.len())?;
+        if split == Split::Train && self.remembers_passes() {
+            return self.evaluate_train_remembered(theta, grad, stat);
+        }
         let data = self.split(split)?;
         evaluate_dataset(&self.spec, theta, data, self.eval_chunk, grad, stat)
     }
@@ -240,7 +362,25 @@ impl Backend for CpuBackend {
         let x = self.train.input_rows(chunk.start, chunk.len).to_owned();
         let t = self.train.target_rows(chunk.start, chunk.len).to_owned();
         self.curvature = None; // free the old cache before building the new one
-        let cache = ChunkCache::new(&self.spec, theta, x, t, kind);
+        let rows = s![chunk.start..chunk.start + chunk.len, ..];
+        let known = self
+            .recent
+            .iter()
+            .rev()
+            .find(|r| same_bits(&r.theta, theta))
+            .map(|r| Activations {
+                layers: r
+                    .acts
+                    .layers
+                    .iter()
+                    .map(|a| a.slice(rows).to_owned())
+                    .collect(),
+                output_z: r.acts.output_z.slice(rows).to_owned(),
+            });
+        let cache = match known {
+            Some(acts) => ChunkCache::with_activations(&self.spec, theta, x, t, acts, kind),
+            None => ChunkCache::new(&self.spec, theta, x, t, kind),
+        };
         self.curvature = Some(CurvatureState {
             chunk,
             theta: theta.to_vec(),
@@ -272,9 +412,25 @@ impl Backend for CpuBackend {
                 .iter()
                 .zip(theta)
                 .all(|(a, b)| a.to_bits() == b.to_bits());
+        let rows = s![state.chunk.start..state.chunk.start + state.chunk.len, ..];
+        let known = self
+            .recent
+            .iter()
+            .rev()
+            .find(|r| same_bits(&r.theta, theta));
         let sums = if same_theta {
             // The cache holds the forward pass at exactly this θ (ρ's f(θ)).
             state.cache.loss(&self.spec)
+        } else if let Some(known) = known {
+            // ρ's f(θ + p): backtracking has just passed over the whole
+            // training set there. Per-example losses added in row order, as
+            // a fresh pass over the chunk adds them.
+            batch_loss(
+                self.spec.loss(),
+                &known.acts.output_z.slice(rows).to_owned(),
+                &known.acts.output().slice(rows).to_owned(),
+                &state.cache.targets(),
+            )
         } else {
             let x = state.cache.inputs();
             let t = state.cache.targets();

@@ -21,7 +21,8 @@ fn floats(count: u128) -> u128 {
 
 /// An estimate of the peak working memory of training `spec` with `config`
 /// on the CPU backend, beyond the data sets themselves: one slice of a full
-/// pass, the cached curvature chunk with a product's temporaries, and the
+/// pass (and the remembered recent passes, when the whole set is one
+/// slice), the cached curvature chunk with a product's temporaries, and the
 /// optimizer's parameter-sized vectors (θ, gradient, statistic,
 /// preconditioner, previous direction, CG vectors and the kept CG iterates).
 pub fn training_estimate(spec: &NetSpec, config: &HfConfig, num_examples: usize) -> u128 {
@@ -46,9 +47,14 @@ pub fn training_estimate(spec: &NetSpec, config: &HfConfig, num_examples: usize)
         CurvatureKind::Hessian => 6 * widths + io,
     };
     let curvature = chunk * per_example;
+    // Activations of recent full passes the CPU backend keeps for reuse,
+    // beyond the pass slice counted above.
+    let eval_setting = usize::try_from(config.eval_chunk_size).unwrap_or(0);
+    let remembered = super::remembered_pass_floats(spec, num_examples, eval_setting)
+        .map_or(0, |f| f as u128 * (super::REMEMBERED_PASSES as u128 - 1));
     let kept_iterates = 20u128; // ceil(5·1.3^j) up to 250 gives 15, plus the final one
     let vectors = spec.num_params() as u128 * (12 + kept_iterates);
-    floats(pass.max(curvature) + curvature.min(pass) / 4 + vectors)
+    floats(pass.max(curvature) + curvature.min(pass) / 4 + remembered + vectors)
 }
 
 /// Fails with `ErrorKind::ResourceLimit` when `bytes` exceed the available

@@ -10,7 +10,9 @@ mod cpu;
 pub mod cuda;
 pub mod memory;
 
-pub(crate) use cpu::{check_data_fits, evaluate_dataset};
+pub(crate) use cpu::{
+    check_data_fits, evaluate_dataset, remembered_pass_floats, REMEMBERED_PASSES,
+};
 pub use cpu::{CpuBackend, DEFAULT_EVAL_CHUNK};
 
 use ndarray::{Array2, ArrayView2};

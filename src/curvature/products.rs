@@ -45,6 +45,21 @@ impl<T: Real> ChunkCache<T> {
         );
         assert_eq!(t.ncols(), spec.output_dim(), "target width");
         let acts = forward(spec, theta, x.view());
+        Self::with_activations(spec, theta, x, t, acts, kind)
+    }
+
+    /// [`ChunkCache::new`] given the chunk's forward pass at θ, already
+    /// computed (for example as rows of a full pass at the same θ: a row's
+    /// activations do not depend on the rows around it).
+    pub(crate) fn with_activations(
+        spec: &NetSpec,
+        theta: &[T],
+        x: Array2<T>,
+        t: Array2<T>,
+        acts: Activations<T>,
+        kind: CurvatureKind,
+    ) -> Self {
+        assert_eq!(acts.output().nrows(), x.nrows(), "activation rows");
         let mut cache = ChunkCache {
             x,
             t,
