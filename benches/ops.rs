@@ -13,14 +13,16 @@
 use std::time::Instant;
 
 use hessfree::curvature::{
-    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, set_threads,
-    threads, ChunkCache,
+    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, set_threads, threads,
 };
-use hessfree::hf::CurvatureKind;
-use hessfree::net::{initial_params, Activation, Init, NetSpec};
+use hessfree::net::NetSpec;
 use hessfree::rng::Rng;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, Axis};
+
+#[path = "support/op_problem.rs"]
+mod op_problem;
+use op_problem::OpProblem;
 
 /// Process CPU time in milliseconds (all threads).
 fn cpu_ms() -> f64 {
@@ -311,48 +313,13 @@ fn gemm_table(n: usize) {
 }
 
 fn bench(name: &str, encoder: &[usize], n: usize) {
-    let spec = NetSpec::autoencoder(encoder, Activation::Logistic).unwrap();
-    let theta = initial_params(&spec, Init::default(), 1).unwrap();
-    let mut rng = Rng::new(2);
-    let x = Array2::from_shape_fn((n, spec.input_dim()), |_| rng.uniform() as f32);
-    let v: Vec<f32> = (0..spec.num_params())
-        .map(|_| rng.normal() as f32 * 0.01)
-        .collect();
-    let fwd_flop = 2.0 * n as f64 * spec.macs_per_example() as f64;
+    let problem = OpProblem::new(encoder, n).unwrap();
+    let spec = &problem.spec;
     let reps = 5;
+    let [(t_fwd, fwd_flop), (t_grad, grad_flop), (t_gv, gv_flop)] =
+        problem.time_ops(|f| time_ms(reps, f));
 
-    let t_fwd = time_ms(reps, || {
-        std::hint::black_box(forward(&spec, &theta, x.view()));
-    });
-    let mut grad = vec![0.0f32; spec.num_params()];
-    let t_grad = time_ms(reps, || {
-        let acts = forward(&spec, &theta, x.view());
-        let d = output_delta(spec.loss(), acts.output(), &x.view());
-        grad.fill(0.0);
-        accumulate_gradient(
-            &spec,
-            &theta,
-            x.view(),
-            &acts,
-            d,
-            1.0 / n as f32,
-            &mut grad,
-            None,
-        );
-    });
-    let cache = ChunkCache::new(
-        &spec,
-        &theta,
-        x.clone(),
-        x.clone(),
-        CurvatureKind::GaussNewton,
-    );
-    let mut out = vec![0.0f32; spec.num_params()];
-    let t_gv = time_ms(reps, || {
-        curvature_product(&spec, &theta, &cache, &v, &mut out)
-    });
-
-    let mut g = Gemms::new(&spec, n);
+    let mut g = Gemms::new(spec, n);
     let g_fwd = time_ms(reps, || g.forward());
     let g_grad = time_ms(reps, || {
         g.forward();
@@ -377,13 +344,8 @@ fn bench(name: &str, encoder: &[usize], n: usize) {
     println!("|---|---|---|---|---|---|---|---|");
     for (op, t, tg, flop) in [
         ("forward", t_fwd, g_fwd, fwd_flop),
-        (
-            "gradient (forward + backward)",
-            t_grad,
-            g_grad,
-            3.0 * fwd_flop,
-        ),
-        ("G·v (cached activations)", t_gv, g_gv, 4.0 * fwd_flop),
+        ("gradient (forward + backward)", t_grad, g_grad, grad_flop),
+        ("G·v (cached activations)", t_gv, g_gv, gv_flop),
     ] {
         println!(
             "| {op} | {:.1} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {:.2} |",
@@ -396,7 +358,7 @@ fn bench(name: &str, encoder: &[usize], n: usize) {
             t.cpu / tg.cpu
         );
     }
-    let h = heaviest(&spec, n);
+    let h = heaviest(spec, n);
     let ht = h.time(threads(), reps);
     println!(
         "\nHeaviest GEMM {}: {:.1} GFLOP/s on {} threads ({:.1} GFLOP/s per CPU-second).",
@@ -445,21 +407,10 @@ fn main() {
 /// Only the library's operations, repeated, for a sampling profiler
 /// (`-- profile`; not part of the default run).
 fn profile(encoder: &[usize], n: usize) {
-    let spec = NetSpec::autoencoder(encoder, Activation::Logistic).unwrap();
-    let theta = initial_params(&spec, Init::default(), 1).unwrap();
-    let mut rng = Rng::new(2);
-    let x = Array2::from_shape_fn((n, spec.input_dim()), |_| rng.uniform() as f32);
-    let v: Vec<f32> = (0..spec.num_params())
-        .map(|_| rng.normal() as f32 * 0.01)
-        .collect();
+    let problem = OpProblem::new(encoder, n).unwrap();
+    let cache = problem.cache();
+    let OpProblem { spec, theta, x, v } = problem;
     let mut grad = vec![0.0f32; spec.num_params()];
-    let cache = ChunkCache::new(
-        &spec,
-        &theta,
-        x.clone(),
-        x.clone(),
-        CurvatureKind::GaussNewton,
-    );
     let acts = forward(&spec, &theta, x.view());
     let z64 = acts.output_z.mapv(f64::from);
     let y64 = acts.output().mapv(f64::from);

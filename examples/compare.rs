@@ -20,16 +20,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use hessfree::curvature::{
-    accumulate_gradient, curvature_product, forward, output_delta, ChunkCache,
-};
 use hessfree::data::{curves, Dataset};
 use hessfree::firstorder::{FirstOrder, FirstOrderConfig, Method as FoMethod};
-use hessfree::hf::CurvatureKind;
 use hessfree::hf::{Control, HfConfig, Session, Termination};
 use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec, DEFAULT_WEIGHT_COST};
-use hessfree::rng::Rng;
-use ndarray::Array2;
+
+#[path = "../benches/support/op_problem.rs"]
+mod op_problem;
+use op_problem::OpProblem;
 
 #[derive(Parser)]
 #[command(about = "hessfree vs first-order baselines on a small CURVES-like autoencoder")]
@@ -271,50 +269,11 @@ fn ops(reps: usize) -> Result<(), String> {
         ("curves", &[784, 400, 200, 100, 50, 25, 6][..], 5000),
         ("mnist", &[784, 1000, 500, 250, 30][..], 7500),
     ] {
-        let spec =
-            NetSpec::autoencoder(encoder, Activation::Logistic).map_err(|e| e.to_string())?;
-        let theta = initial_params(&spec, Init::default(), 1).map_err(|e| e.to_string())?;
-        let mut rng = Rng::new(2);
-        let x = Array2::from_shape_fn((n, spec.input_dim()), |_| rng.uniform() as f32);
-        let v: Vec<f32> = (0..spec.num_params())
-            .map(|_| rng.normal() as f32 * 0.01)
-            .collect();
-        let fwd_flop = 2.0 * n as f64 * spec.macs_per_example() as f64;
-        let t_fwd = time_op(reps, || {
-            std::hint::black_box(forward(&spec, &theta, x.view()));
-        });
-        let mut grad = vec![0.0f32; spec.num_params()];
-        let t_grad = time_op(reps, || {
-            let acts = forward(&spec, &theta, x.view());
-            let d = output_delta(spec.loss(), acts.output(), &x.view());
-            grad.fill(0.0);
-            accumulate_gradient(
-                &spec,
-                &theta,
-                x.view(),
-                &acts,
-                d,
-                1.0 / n as f32,
-                &mut grad,
-                None,
-            );
-        });
-        let cache = ChunkCache::new(
-            &spec,
-            &theta,
-            x.clone(),
-            x.clone(),
-            CurvatureKind::GaussNewton,
-        );
-        let mut out = vec![0.0f32; spec.num_params()];
-        let t_gv = time_op(reps, || {
-            curvature_product(&spec, &theta, &cache, &v, &mut out)
-        });
-        for (op, (wall, min, cpu), flop) in [
-            ("forward", t_fwd, fwd_flop),
-            ("gradient", t_grad, 3.0 * fwd_flop),
-            ("gv", t_gv, 4.0 * fwd_flop),
-        ] {
+        let problem = OpProblem::new(encoder, n)?;
+        let [forward, gradient, gv] = problem.time_ops(|f| time_op(reps, f));
+        for (op, ((wall, min, cpu), flop)) in
+            [("forward", forward), ("gradient", gradient), ("gv", gv)]
+        {
             println!(
                 "OPS {{\"impl\": \"hessfree\", \"net\": \"{name}\", \"chunk\": {n}, \"op\": \"{op}\", \
                  \"wall_ms\": {wall:.3}, \"min_wall_ms\": {min:.3}, \"cpu_ms\": {cpu:.3}, \"gflops\": {:.3}}}",
