@@ -12,11 +12,11 @@ mod hf_common;
 
 use hessfree::data::curves;
 use hessfree::hf::{
-    Chunk, Control, CurvatureKind, HfConfig, Metrics, Objective, RejectReason, Session, Termination,
+    Chunk, Control, CurvatureKind, HfConfig, Objective, RejectReason, Session, Termination,
 };
 use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec};
 use hessfree::Result;
-use hf_common::{Faulty, Logistic, Rosenbrock};
+use hf_common::{delegate_to_inner, Faulty, Logistic, Rosenbrock};
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
@@ -68,18 +68,15 @@ impl<O> Poison<O> {
 }
 
 impl<O: Objective> Objective for Poison<O> {
-    fn num_params(&self) -> usize {
-        self.inner.num_params()
-    }
-    fn num_examples(&self) -> usize {
-        self.inner.num_examples()
-    }
-    fn supports_curvature(&self, kind: CurvatureKind) -> bool {
-        self.inner.supports_curvature(kind)
-    }
-    fn loss(&mut self, theta: &[f32]) -> Result<f64> {
-        self.inner.loss(theta)
-    }
+    delegate_to_inner!(
+        num_params,
+        num_examples,
+        supports_curvature,
+        loss,
+        set_curvature_chunk,
+        train_metrics,
+        test_metrics,
+    );
     fn loss_and_gradient(
         &mut self,
         theta: &[f32],
@@ -101,14 +98,6 @@ impl<O: Objective> Objective for Poison<O> {
         }
         Ok(f)
     }
-    fn set_curvature_chunk(
-        &mut self,
-        theta: &[f32],
-        chunk: Chunk,
-        kind: CurvatureKind,
-    ) -> Result<()> {
-        self.inner.set_curvature_chunk(theta, chunk, kind)
-    }
     fn curvature_product(&mut self, v: &[f32], out: &mut [f32]) -> Result<()> {
         self.inner.curvature_product(v, out)?;
         if self.hit(Site::Product) {
@@ -123,12 +112,6 @@ impl<O: Objective> Objective for Poison<O> {
         } else {
             f
         })
-    }
-    fn train_metrics(&mut self, theta: &[f32]) -> Result<Metrics> {
-        self.inner.train_metrics(theta)
-    }
-    fn test_metrics(&mut self, theta: &[f32]) -> Result<Option<Metrics>> {
-        self.inner.test_metrics(theta)
     }
 }
 
@@ -384,32 +367,17 @@ struct Pessimist<O> {
 }
 
 impl<O: Objective> Objective for Pessimist<O> {
-    fn num_params(&self) -> usize {
-        self.inner.num_params()
-    }
-    fn num_examples(&self) -> usize {
-        self.inner.num_examples()
-    }
-    fn supports_curvature(&self, kind: CurvatureKind) -> bool {
-        self.inner.supports_curvature(kind)
-    }
-    fn loss(&mut self, theta: &[f32]) -> Result<f64> {
-        self.inner.loss(theta)
-    }
-    fn loss_and_gradient(
-        &mut self,
-        theta: &[f32],
-        grad: &mut [f32],
-        stat: Option<&mut [f32]>,
-    ) -> Result<f64> {
-        self.inner.loss_and_gradient(theta, grad, stat)
-    }
+    delegate_to_inner!(
+        num_params,
+        num_examples,
+        supports_curvature,
+        loss,
+        loss_and_gradient,
+        curvature_product,
+    );
     fn set_curvature_chunk(&mut self, t: &[f32], c: Chunk, k: CurvatureKind) -> Result<()> {
         self.at = t.to_vec();
         self.inner.set_curvature_chunk(t, c, k)
-    }
-    fn curvature_product(&mut self, v: &[f32], out: &mut [f32]) -> Result<()> {
-        self.inner.curvature_product(v, out)
     }
     fn chunk_loss(&mut self, theta: &[f32]) -> Result<f64> {
         let moved = theta.iter().zip(&self.at).any(|(a, b)| a != b);

@@ -302,6 +302,80 @@ impl Objective for Logistic {
     }
 }
 
+/// Inside `impl Objective for Wrapper<O>` (a wrapper with an `inner`
+/// objective): the named methods, each passing straight through to
+/// `self.inner`, so that a test wrapper spells out only what it changes.
+/// Methods not named keep the trait's defaults.
+macro_rules! delegate_to_inner {
+    ($($method:ident),* $(,)?) => {
+        $($crate::hf_common::delegate_to_inner!(@ $method);)*
+    };
+    (@ num_params) => {
+        fn num_params(&self) -> usize {
+            self.inner.num_params()
+        }
+    };
+    (@ num_examples) => {
+        fn num_examples(&self) -> usize {
+            self.inner.num_examples()
+        }
+    };
+    (@ supports_curvature) => {
+        fn supports_curvature(&self, kind: hessfree::hf::CurvatureKind) -> bool {
+            self.inner.supports_curvature(kind)
+        }
+    };
+    (@ loss) => {
+        fn loss(&mut self, theta: &[f32]) -> hessfree::Result<f64> {
+            self.inner.loss(theta)
+        }
+    };
+    (@ loss_and_gradient) => {
+        fn loss_and_gradient(
+            &mut self,
+            theta: &[f32],
+            grad: &mut [f32],
+            stat: Option<&mut [f32]>,
+        ) -> hessfree::Result<f64> {
+            self.inner.loss_and_gradient(theta, grad, stat)
+        }
+    };
+    (@ set_curvature_chunk) => {
+        fn set_curvature_chunk(
+            &mut self,
+            theta: &[f32],
+            chunk: hessfree::hf::Chunk,
+            kind: hessfree::hf::CurvatureKind,
+        ) -> hessfree::Result<()> {
+            self.inner.set_curvature_chunk(theta, chunk, kind)
+        }
+    };
+    (@ curvature_product) => {
+        fn curvature_product(&mut self, v: &[f32], out: &mut [f32]) -> hessfree::Result<()> {
+            self.inner.curvature_product(v, out)
+        }
+    };
+    (@ chunk_loss) => {
+        fn chunk_loss(&mut self, theta: &[f32]) -> hessfree::Result<f64> {
+            self.inner.chunk_loss(theta)
+        }
+    };
+    (@ train_metrics) => {
+        fn train_metrics(&mut self, theta: &[f32]) -> hessfree::Result<hessfree::hf::Metrics> {
+            self.inner.train_metrics(theta)
+        }
+    };
+    (@ test_metrics) => {
+        fn test_metrics(
+            &mut self,
+            theta: &[f32],
+        ) -> hessfree::Result<Option<hessfree::hf::Metrics>> {
+            self.inner.test_metrics(theta)
+        }
+    };
+}
+pub(crate) use delegate_to_inner;
+
 /// Wraps an objective and, at chosen call numbers (0-based, per method),
 /// returns NaN values or an error instead.
 pub struct Faulty<O> {
@@ -335,15 +409,15 @@ impl<O> Faulty<O> {
 }
 
 impl<O: Objective> Objective for Faulty<O> {
-    fn num_params(&self) -> usize {
-        self.inner.num_params()
-    }
-    fn num_examples(&self) -> usize {
-        self.inner.num_examples()
-    }
-    fn supports_curvature(&self, kind: CurvatureKind) -> bool {
-        self.inner.supports_curvature(kind)
-    }
+    delegate_to_inner!(
+        num_params,
+        num_examples,
+        supports_curvature,
+        set_curvature_chunk,
+        chunk_loss,
+        train_metrics,
+        test_metrics,
+    );
     fn loss(&mut self, theta: &[f32]) -> Result<f64> {
         let call = self.loss_calls;
         self.loss_calls += 1;
@@ -369,14 +443,6 @@ impl<O: Objective> Objective for Faulty<O> {
         }
         Ok(v)
     }
-    fn set_curvature_chunk(
-        &mut self,
-        theta: &[f32],
-        chunk: Chunk,
-        kind: CurvatureKind,
-    ) -> Result<()> {
-        self.inner.set_curvature_chunk(theta, chunk, kind)
-    }
     fn curvature_product(&mut self, v: &[f32], out: &mut [f32]) -> Result<()> {
         let call = self.product_calls;
         self.product_calls += 1;
@@ -391,14 +457,5 @@ impl<O: Objective> Objective for Faulty<O> {
             out[0] = f32::NAN;
         }
         Ok(())
-    }
-    fn chunk_loss(&mut self, theta: &[f32]) -> Result<f64> {
-        self.inner.chunk_loss(theta)
-    }
-    fn train_metrics(&mut self, theta: &[f32]) -> Result<Metrics> {
-        self.inner.train_metrics(theta)
-    }
-    fn test_metrics(&mut self, theta: &[f32]) -> Result<Option<Metrics>> {
-        self.inner.test_metrics(theta)
     }
 }
