@@ -21,6 +21,10 @@ use std::process::{Command, Output};
 #[path = "bad_input/table.rs"]
 mod table;
 
+#[path = "support/built_library.rs"]
+mod built_library;
+use built_library::{built_artifact, crate_dir, shared_library_name};
+
 /// How a program is built and run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Variant {
@@ -41,35 +45,13 @@ impl Variant {
     }
 }
 
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `target/<profile>`, where cargo puts `libhessfree.so` / `.a` for this build:
-/// the test executable lives in `target/<profile>/deps/`.
+/// `target/<profile>`, where cargo puts `libhessfree.so` / `.a` for this build.
 fn lib_dir() -> PathBuf {
-    let exe = env::current_exe().expect("path of the test executable");
-    let shared = format!(
-        "{}hessfree{}",
-        env::consts::DLL_PREFIX,
-        env::consts::DLL_SUFFIX
-    );
-    let candidates: Vec<PathBuf> = exe
-        .ancestors()
-        .skip(1)
-        .take(2)
+    let shared = built_artifact(&shared_library_name());
+    shared
+        .parent()
         .map(Path::to_path_buf)
-        .collect();
-    candidates
-        .iter()
-        .find(|dir| dir.join(&shared).is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "{shared} not found in {candidates:?}; cargo builds it with the tests \
-                 (crate-type cdylib), so the build layout is unexpected"
-            )
-        })
+        .expect("a file's path has a parent folder")
 }
 
 /// The host programs, sorted, as (path, is C++).

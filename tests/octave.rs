@@ -20,30 +20,13 @@ use std::process::{Command, Output};
 #[path = "bad_input/table.rs"]
 mod table;
 
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "support/built_library.rs"]
+mod built_library;
+use built_library::{built_artifact, crate_dir};
 
-/// The folder holding `libhessfree.a` for this build: the test executable
-/// lives in `target/<profile>/deps/`, next to (or one level below) it.
+/// `libhessfree.a` of this build.
 fn static_lib() -> PathBuf {
-    let exe = env::current_exe().expect("path of the test executable");
-    let candidates: Vec<PathBuf> = exe
-        .ancestors()
-        .skip(1)
-        .take(2)
-        .map(|dir| dir.join("libhessfree.a"))
-        .collect();
-    candidates
-        .iter()
-        .find(|lib| lib.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "libhessfree.a not found at {candidates:?}; cargo builds it with the tests \
-                 (crate-type staticlib), so the build layout is unexpected"
-            )
-        })
+    built_artifact("libhessfree.a")
 }
 
 fn show(output: &Output) -> String {

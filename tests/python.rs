@@ -15,35 +15,13 @@ use std::process::Command;
 #[path = "bad_input/table.rs"]
 mod table;
 
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "support/built_library.rs"]
+mod built_library;
+use built_library::{built_artifact, crate_dir, shared_library_name};
 
-/// `libhessfree.so` of this build: the test executable lives in
-/// `target/<profile>/deps/`, the cdylib in `target/<profile>/` (and `deps/`).
+/// `libhessfree.so` of this build.
 fn shared_library() -> PathBuf {
-    let exe = env::current_exe().expect("path of the test executable");
-    let name = format!(
-        "{}hessfree{}",
-        env::consts::DLL_PREFIX,
-        env::consts::DLL_SUFFIX
-    );
-    let candidates: Vec<PathBuf> = exe
-        .ancestors()
-        .skip(1)
-        .take(2)
-        .map(|dir| dir.join(&name))
-        .collect();
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} not found at {candidates:?}; cargo builds it with the tests \
-                 (crate-type cdylib), so the build layout is unexpected"
-            )
-        })
+    built_artifact(&shared_library_name())
 }
 
 fn python() -> String {
