@@ -23,7 +23,7 @@ mod table;
 
 #[path = "support/built_library.rs"]
 mod built_library;
-use built_library::{built_artifact, crate_dir, shared_library_name};
+use built_library::{built_artifact, crate_dir, shared_library_name, STATIC_LINK_ARGS};
 
 /// How a program is built and run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -161,17 +161,7 @@ fn compile(source: &Path, cpp: bool, variant: Variant) -> PathBuf {
         ]);
     }
     if variant == Variant::Static {
-        // The static library needs the system libraries Rust's std uses
-        // (what `rustc --print native-static-libs` lists on Linux).
-        cmd.arg(lib.join("libhessfree.a")).args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ]);
+        cmd.arg(lib.join("libhessfree.a")).args(STATIC_LINK_ARGS);
     } else {
         cmd.args(shared_link_args(&lib));
     }

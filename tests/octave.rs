@@ -22,7 +22,7 @@ mod table;
 
 #[path = "support/built_library.rs"]
 mod built_library;
-use built_library::{built_artifact, crate_dir};
+use built_library::{built_artifact, crate_dir, STATIC_LINK_ARGS};
 
 /// `libhessfree.a` of this build.
 fn static_lib() -> PathBuf {
@@ -76,15 +76,7 @@ fn c_canonical_line(lib: &Path, dir: &Path) -> String {
         .arg("-o")
         .arg(&exe)
         .arg(lib)
-        .args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ])
+        .args(STATIC_LINK_ARGS)
         .output()
         .unwrap_or_else(|e| panic!("cannot run the C compiler '{cc}': {e}"));
     assert!(

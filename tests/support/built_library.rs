@@ -11,6 +11,19 @@ pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// What a program linked against the static library needs besides it: the
+/// system libraries Rust's std uses (what `rustc --print native-static-libs`
+/// lists on Linux).
+pub const STATIC_LINK_ARGS: [&str; 7] = [
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
 /// The shared library's file name on this platform (`libhessfree.so`).
 pub fn shared_library_name() -> String {
     format!(
