@@ -576,6 +576,27 @@ pub unsafe extern "C" fn hf_net_gradient(
     })
 }
 
+/// Shared body of the parameter-vector products: `v` must hold exactly P
+/// finite floats and `dest` room for P. The product goes to a scratch vector
+/// first so `dest` is written only on success.
+fn vector_product(
+    net: *const hf_net,
+    v: &[f32],
+    dest: &mut [f32],
+    product: impl FnOnce(&Network, &[f32], &mut [f32]) -> crate::error::Result<()>,
+) -> FfiResult<()> {
+    with_net(net, |n| {
+        let p = n.spec().num_params();
+        check_len(v.len(), p, "v", "the number of parameters")?;
+        need_room(dest.len(), p, "out", "the number of parameters")?;
+        check_finite(v, "v")?;
+        let mut scratch = vec![0.0f32; p];
+        product(n, v, &mut scratch)?;
+        dest[..p].copy_from_slice(&scratch);
+        Ok(())
+    })
+}
+
 /// Computes `out = C v` on all of `data` (mean over its examples, no weight
 /// cost, no damping), `C` the curvature `kind` (an `hf_curvature` code) at
 /// the current theta. `v` has exactly P finite floats; `out` holds at least P.
@@ -599,15 +620,8 @@ pub unsafe extern "C" fn hf_net_curvature_product(
         let (v, dest) = unsafe { (slice_in(v, v_len, "v")?, slice_out(out, out_len, "out")?) };
         let kind = curvature_from(kind, "kind")?;
         let data = handle::get::<Dataset>(data, "data")?;
-        with_net(net, |n| {
-            let p = n.spec().num_params();
-            check_len(v.len(), p, "v", "the number of parameters")?;
-            need_room(dest.len(), p, "out", "the number of parameters")?;
-            check_finite(v, "v")?;
-            let mut product = vec![0.0f32; p];
-            n.curvature_product(&data, kind, v, &mut product)?;
-            dest[..p].copy_from_slice(&product);
-            Ok(())
+        vector_product(net, v, dest, |n, v, product| {
+            n.curvature_product(&data, kind, v, product)
         })
     })
 }
@@ -634,15 +648,8 @@ pub unsafe extern "C" fn hf_net_hessian_product_fd(
         // SAFETY: the caller's contracts.
         let (v, dest) = unsafe { (slice_in(v, v_len, "v")?, slice_out(out, out_len, "out")?) };
         let data = handle::get::<Dataset>(data, "data")?;
-        with_net(net, |n| {
-            let p = n.spec().num_params();
-            check_len(v.len(), p, "v", "the number of parameters")?;
-            need_room(dest.len(), p, "out", "the number of parameters")?;
-            check_finite(v, "v")?;
-            let mut product = vec![0.0f32; p];
-            n.hessian_product_fd(&data, v, h, &mut product)?;
-            dest[..p].copy_from_slice(&product);
-            Ok(())
+        vector_product(net, v, dest, |n, v, product| {
+            n.hessian_product_fd(&data, v, h, product)
         })
     })
 }

@@ -362,6 +362,14 @@ fn chunk_order_name(o: ChunkOrder) -> &'static str {
     }
 }
 
+fn chunk_order_from(s: &str) -> ChunkOrder {
+    if s == "random" {
+        ChunkOrder::Random
+    } else {
+        ChunkOrder::Cyclic
+    }
+}
+
 fn backend_name(b: BackendChoice) -> &'static str {
     match b {
         BackendChoice::Auto => "auto",
@@ -378,57 +386,63 @@ fn backend_from(s: &str) -> BackendChoice {
     }
 }
 
-/// Builds a [`KeySpec`] for an f64 field.
-macro_rules! f64_key {
-    ($name:ident, $range:expr, $doc:expr) => {
+/// Builds a [`KeySpec`] for a field stored as [`ConfigValue`] variant
+/// `$variant` (the [`KeyType`] of the same name).
+macro_rules! field_key {
+    ($variant:ident, $name:ident, $range:expr, $doc:expr) => {
         KeySpec {
             name: stringify!($name),
-            ty: KeyType::F64,
-            default: ConfigValue::F64(0.0), // filled in by `keys()`
+            ty: KeyType::$variant,
+            // Filled in from `HfConfig::default()` by `build_keys`.
+            default: ConfigValue::$variant(Default::default()),
             range: $range,
             doc: $doc,
-            get: |c| ConfigValue::F64(c.$name),
+            get: |c| ConfigValue::$variant(c.$name),
             set: |c, v| {
-                if let ConfigValue::F64(x) = v {
+                if let ConfigValue::$variant(x) = v {
                     c.$name = x;
                 }
             },
         }
+    };
+}
+
+/// Builds a [`KeySpec`] for an f64 field.
+macro_rules! f64_key {
+    ($name:ident, $range:expr, $doc:expr) => {
+        field_key!(F64, $name, $range, $doc)
     };
 }
 
 /// Builds a [`KeySpec`] for an i64 field.
 macro_rules! i64_key {
     ($name:ident, $range:expr, $doc:expr) => {
-        KeySpec {
-            name: stringify!($name),
-            ty: KeyType::I64,
-            default: ConfigValue::I64(0),
-            range: $range,
-            doc: $doc,
-            get: |c| ConfigValue::I64(c.$name),
-            set: |c, v| {
-                if let ConfigValue::I64(x) = v {
-                    c.$name = x;
-                }
-            },
-        }
+        field_key!(I64, $name, $range, $doc)
     };
 }
 
 /// Builds a [`KeySpec`] for a bool field.
 macro_rules! bool_key {
     ($name:ident, $doc:expr) => {
+        field_key!(Bool, $name, KeyRange::Bool, $doc)
+    };
+}
+
+/// Builds a [`KeySpec`] for a string-enum field: `$choices` are its names,
+/// `$to_name`/`$from_name` convert between the field and a choice.
+macro_rules! enum_key {
+    ($name:ident, $choices:expr, $to_name:expr, $from_name:expr, $doc:expr) => {
         KeySpec {
             name: stringify!($name),
-            ty: KeyType::Bool,
-            default: ConfigValue::Bool(false),
-            range: KeyRange::Bool,
+            ty: KeyType::Enum,
+            // Filled in from `HfConfig::default()` by `build_keys`.
+            default: ConfigValue::Str(""),
+            range: KeyRange::Choices($choices),
             doc: $doc,
-            get: |c| ConfigValue::Bool(c.$name),
+            get: |c| ConfigValue::Str($to_name(c.$name)),
             set: |c, v| {
-                if let ConfigValue::Bool(x) = v {
-                    c.$name = x;
+                if let ConfigValue::Str(s) = v {
+                    c.$name = $from_name(s);
                 }
             },
         }
@@ -500,36 +514,14 @@ fn build_keys() -> Vec<KeySpec> {
             "Precondition CG with M = (stat + lambda)^precond_exponent, stat = diagonal empirical Fisher plus weight cost (true)."),
         f64_key!(precond_exponent, frange(0.0, 2.0, true, true),
             "Exponent alpha of the diagonal preconditioner (0.75)."),
-        KeySpec {
-            name: "curvature",
-            ty: KeyType::Enum,
-            default: ConfigValue::Str("gauss_newton"),
-            range: KeyRange::Choices(CURVATURE_CHOICES),
-            doc: "Curvature matrix used by CG: gauss_newton (default), hessian or empirical_fisher.",
-            get: |c| ConfigValue::Str(curvature_name(c.curvature)),
-            set: |c, v| {
-                if let ConfigValue::Str(s) = v {
-                    c.curvature = curvature_from(s);
-                }
-            },
-        },
+        enum_key!(curvature, CURVATURE_CHOICES, curvature_name, curvature_from,
+            "Curvature matrix used by CG: gauss_newton (default), hessian or empirical_fisher."),
         i64_key!(chunk_size, irange(0, MAX_COUNT),
             "Examples per curvature chunk; 0 = the whole training set (presets: CURVES 5000, MNIST 7500)."),
         f64_key!(chunk_growth, frange(1.0, 1e3, true, true),
             "The chunk size is multiplied by this after each iteration, capped at the training-set size (1 = fixed)."),
-        KeySpec {
-            name: "chunk_order",
-            ty: KeyType::Enum,
-            default: ConfigValue::Str("cyclic"),
-            range: KeyRange::Choices(CHUNK_ORDER_CHOICES),
-            doc: "Order of curvature chunks: cyclic (consecutive, wrapping; HFDemo) or random (seeded).",
-            get: |c| ConfigValue::Str(chunk_order_name(c.chunk_order)),
-            set: |c, v| {
-                if let ConfigValue::Str(s) = v {
-                    c.chunk_order = if s == "random" { ChunkOrder::Random } else { ChunkOrder::Cyclic };
-                }
-            },
-        },
+        enum_key!(chunk_order, CHUNK_ORDER_CHOICES, chunk_order_name, chunk_order_from,
+            "Order of curvature chunks: cyclic (consecutive, wrapping; HFDemo) or random (seeded)."),
         i64_key!(max_iters, irange(0, MAX_COUNT),
             "Stop when the session has done this many HF iterations in total; 0 = no limit (300)."),
         f64_key!(max_seconds, frange(0.0, INF, true, false),
@@ -550,19 +542,8 @@ fn build_keys() -> Vec<KeySpec> {
             "Network objective: apply the weight cost to biases too (HFDemo: true)."),
         i64_key!(eval_chunk_size, irange(1, MAX_COUNT),
             "Network objective: examples per chunk of full-batch passes (bounds memory) (5000)."),
-        KeySpec {
-            name: "backend",
-            ty: KeyType::Enum,
-            default: ConfigValue::Str("auto"),
-            range: KeyRange::Choices(BACKEND_CHOICES),
-            doc: "Network objective: compute backend, auto (CUDA if available, else CPU), cpu or cuda.",
-            get: |c| ConfigValue::Str(backend_name(c.backend)),
-            set: |c, v| {
-                if let ConfigValue::Str(s) = v {
-                    c.backend = backend_from(s);
-                }
-            },
-        },
+        enum_key!(backend, BACKEND_CHOICES, backend_name, backend_from,
+            "Network objective: compute backend, auto (CUDA if available, else CPU), cpu or cuda."),
         bool_key!(tf32,
             "Network objective: allow TF32 tensor-core GEMMs on CUDA (false)."),
         i64_key!(threads, irange(0, 4096),
@@ -598,6 +579,20 @@ fn parse_bool(text: &str) -> Option<bool> {
         "false" | "0" | "no" | "off" => Some(false),
         _ => None,
     }
+}
+
+/// A typed getter of [`HfConfig`]: checks the key's type, then unpacks the
+/// [`ConfigValue`] variant that type stores.
+macro_rules! typed_getter {
+    ($(#[$doc:meta])* $fn:ident, $t:ty, $ty:ident, $variant:ident) => {
+        $(#[$doc])*
+        pub fn $fn(&self, key: &str) -> Result<$t> {
+            self.get_typed(key, KeyType::$ty, |v| match v {
+                ConfigValue::$variant(x) => Some(x),
+                _ => None,
+            })
+        }
+    };
 }
 
 impl HfConfig {
@@ -693,49 +688,33 @@ impl HfConfig {
         }
     }
 
-    /// The value of a float key.
-    pub fn get_f64(&self, key: &str) -> Result<f64> {
-        match (Self::typed_spec(key, KeyType::F64)?.get)(self) {
-            ConfigValue::F64(v) => Ok(v),
-            _ => Err(Error::new(
-                ErrorKind::Internal,
-                format!("key '{key}' getter type"),
-            )),
-        }
+    /// The value of `key`, checked to be of type `ty` and unpacked by `pick`.
+    fn get_typed<T>(
+        &self,
+        key: &str,
+        ty: KeyType,
+        pick: impl FnOnce(ConfigValue) -> Option<T>,
+    ) -> Result<T> {
+        pick((Self::typed_spec(key, ty)?.get)(self))
+            .ok_or_else(|| Error::new(ErrorKind::Internal, format!("key '{key}' getter type")))
     }
 
-    /// The value of an integer key.
-    pub fn get_i64(&self, key: &str) -> Result<i64> {
-        match (Self::typed_spec(key, KeyType::I64)?.get)(self) {
-            ConfigValue::I64(v) => Ok(v),
-            _ => Err(Error::new(
-                ErrorKind::Internal,
-                format!("key '{key}' getter type"),
-            )),
-        }
-    }
-
-    /// The value of a boolean key.
-    pub fn get_bool(&self, key: &str) -> Result<bool> {
-        match (Self::typed_spec(key, KeyType::Bool)?.get)(self) {
-            ConfigValue::Bool(v) => Ok(v),
-            _ => Err(Error::new(
-                ErrorKind::Internal,
-                format!("key '{key}' getter type"),
-            )),
-        }
-    }
-
-    /// The value of a string-enum key.
-    pub fn get_str(&self, key: &str) -> Result<&'static str> {
-        match (Self::typed_spec(key, KeyType::Enum)?.get)(self) {
-            ConfigValue::Str(v) => Ok(v),
-            _ => Err(Error::new(
-                ErrorKind::Internal,
-                format!("key '{key}' getter type"),
-            )),
-        }
-    }
+    typed_getter!(
+        /// The value of a float key.
+        get_f64, f64, F64, F64
+    );
+    typed_getter!(
+        /// The value of an integer key.
+        get_i64, i64, I64, I64
+    );
+    typed_getter!(
+        /// The value of a boolean key.
+        get_bool, bool, Bool, Bool
+    );
+    typed_getter!(
+        /// The value of a string-enum key.
+        get_str, &'static str, Enum, Str
+    );
 
     /// The value of any key.
     pub fn get(&self, key: &str) -> Result<ConfigValue> {
@@ -871,6 +850,52 @@ mod tests {
         // NaN != NaN, so compare the text forms.
         assert_eq!(back.to_text(), c.to_text());
         assert_eq!(back.cg_decay.to_bits(), (0.1f64 + 0.2).to_bits());
+    }
+
+    #[test]
+    fn every_key_round_trips_through_its_typed_accessors() {
+        let mut c = HfConfig::default();
+        for spec in HfConfig::keys() {
+            let key = spec.name;
+            match spec.ty {
+                KeyType::F64 => {
+                    let v = c.get_f64(key).unwrap();
+                    c.set_f64(key, v).unwrap();
+                    assert_eq!(c.get_f64(key).unwrap().to_bits(), v.to_bits(), "{key}");
+                    assert_eq!(c.get_i64(key).unwrap_err().kind(), ErrorKind::WrongType);
+                }
+                KeyType::I64 => {
+                    let v = c.get_i64(key).unwrap();
+                    c.set_i64(key, v).unwrap();
+                    assert_eq!(c.get_i64(key).unwrap(), v, "{key}");
+                    assert_eq!(c.get_bool(key).unwrap_err().kind(), ErrorKind::WrongType);
+                }
+                KeyType::Bool => {
+                    let v = c.get_bool(key).unwrap();
+                    c.set_bool(key, !v).unwrap();
+                    assert_eq!(c.get_bool(key).unwrap(), !v, "{key}");
+                    assert_eq!(c.get_str(key).unwrap_err().kind(), ErrorKind::WrongType);
+                }
+                KeyType::Enum => {
+                    let KeyRange::Choices(choices) = spec.range else {
+                        panic!("{key} has no choices");
+                    };
+                    for choice in choices {
+                        c.set_str(key, choice).unwrap();
+                        assert_eq!(c.get_str(key).unwrap(), *choice, "{key}");
+                    }
+                    assert_eq!(c.get_f64(key).unwrap_err().kind(), ErrorKind::WrongType);
+                }
+            }
+        }
+        // The last choice of each enum key reached the typed field.
+        assert_eq!(c.curvature, CurvatureKind::EmpiricalFisher);
+        assert_eq!(c.chunk_order, ChunkOrder::Random);
+        assert_eq!(c.backend, BackendChoice::Cuda);
+        assert_eq!(
+            c.get_f64("no_such_key").unwrap_err().kind(),
+            ErrorKind::UnknownKey
+        );
     }
 
     #[test]
