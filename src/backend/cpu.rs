@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use ndarray::{s, Array2, ArrayView2};
 
-use super::{Backend, PassResult, Split};
+use super::{check_param_len, check_pass_buffers, Backend, PassResult, Split};
 use crate::curvature::{
     accumulate_gradient, batch_loss, curvature_product, forward, output_delta, Activations,
     BatchLoss, ChunkCache,
@@ -156,28 +156,6 @@ pub(crate) fn evaluate_rows(
     })
 }
 
-/// Checks that θ and the gradient and statistic buffers have one entry per parameter.
-fn check_pass_buffers(
-    spec: &NetSpec,
-    theta: &[f32],
-    grad: Option<&[f32]>,
-    stat: Option<&[f32]>,
-) -> Result<()> {
-    let p = spec.num_params();
-    for (what, len) in [
-        ("theta", Some(theta.len())),
-        ("gradient buffer", grad.map(|g| g.len())),
-        ("statistic buffer", stat.map(|s| s.len())),
-    ] {
-        if let Some(len) = len.filter(|&l| l != p) {
-            return Err(Error::shape(format!(
-                "{what} has {len} entries, the network has {p} parameters"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Checks that `start..start+len` is a non-empty range inside `0..n`; returns
 /// its end. Shared by every backend so that they refuse a range alike.
 pub(crate) fn check_row_range(start: usize, len: usize, n: usize) -> Result<usize> {
@@ -285,13 +263,7 @@ impl CpuBackend {
     }
 
     fn check_len(&self, what: &str, len: usize) -> Result<()> {
-        if len != self.spec.num_params() {
-            return Err(Error::shape(format!(
-                "{what} has {len} entries, the network has {} parameters",
-                self.spec.num_params()
-            )));
-        }
-        Ok(())
+        check_param_len(what, len, self.spec.num_params())
     }
 }
 

@@ -65,6 +65,36 @@ pub struct BackendOptions {
     pub curvature: Option<(usize, CurvatureKind)>,
 }
 
+/// Checks that a vector called `what` has one entry per parameter; the
+/// message every backend gives for a wrong length.
+pub(crate) fn check_param_len(what: &str, len: usize, num_params: usize) -> Result<()> {
+    if len != num_params {
+        return Err(Error::shape(format!(
+            "{what} has {len} entries, the network has {num_params} parameters"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks that θ and the optional gradient and statistic buffers of a pass
+/// have one entry per parameter, in that order.
+pub(crate) fn check_pass_buffers(
+    spec: &NetSpec,
+    theta: &[f32],
+    grad: Option<&[f32]>,
+    stat: Option<&[f32]>,
+) -> Result<()> {
+    let p = spec.num_params();
+    check_param_len("theta", theta.len(), p)?;
+    if let Some(g) = grad {
+        check_param_len("gradient buffer", g.len(), p)?;
+    }
+    if let Some(s) = stat {
+        check_param_len("statistic buffer", s.len(), p)?;
+    }
+    Ok(())
+}
+
 /// Creates the backend `choice` asks for over `train` (and `test`), with
 /// FP32 GEMMs; see [`create_backend_with`].
 pub fn create_backend(

@@ -486,13 +486,7 @@ impl CudaBackend {
     }
 
     fn check_len(&self, what: &str, len: usize) -> Result<()> {
-        if len != self.spec.num_params() {
-            return Err(Error::shape(format!(
-                "{what} has {len} entries, the network has {} parameters",
-                self.spec.num_params()
-            )));
-        }
-        Ok(())
+        crate::backend::check_param_len(what, len, self.spec.num_params())
     }
 
     fn data(&self, split: Split) -> Result<&DeviceData> {
@@ -665,13 +659,7 @@ impl CudaBackend {
         grad: Option<&mut [f32]>,
         stat: Option<&mut [f32]>,
     ) -> Result<PassResult> {
-        self.check_len("theta", theta.len())?;
-        if let Some(g) = grad.as_ref() {
-            self.check_len("gradient buffer", g.len())?;
-        }
-        if let Some(s) = stat.as_ref() {
-            self.check_len("statistic buffer", s.len())?;
-        }
+        crate::backend::check_pass_buffers(&self.spec, theta, grad.as_deref(), stat.as_deref())?;
         if total == 0 {
             return Err(Error::invalid("a pass over no examples has no mean"));
         }

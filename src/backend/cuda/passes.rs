@@ -138,6 +138,31 @@ impl Pass<'_> {
         }
     }
 
+    /// `out = [V_l | v_b] · [a_{l−1}; 1]` over `n` examples: the direction
+    /// `v`'s layer-`l` weights applied to that layer's input (with its ones
+    /// row), the first term of both R{z_l} and the Fisher's per-example `Jv`.
+    fn direction_times_input(
+        &self,
+        v: &DevBuf<f32>,
+        l: usize,
+        input: M,
+        out: M,
+        n: usize,
+    ) -> Result<()> {
+        let g = &self.layers[l];
+        let vw = self.weights(v, l);
+        self.gpu.gemm(
+            Op::N,
+            Op::N,
+            (g.fan_out, n, g.fan_in + 1),
+            1.0,
+            vw,
+            input,
+            0.0,
+            out,
+        )
+    }
+
     /// Forward pass over `n` examples from `x` at θ: hidden activations, output
     /// pre-activations and outputs into `ws`.
     pub(super) fn forward(
@@ -298,17 +323,7 @@ impl Pass<'_> {
         // R-forward: R{z_l} = [V|v_b]·[a_{l−1}; 1] + W_l·R{a_{l−1}}.
         for (l, g) in self.layers.iter().enumerate() {
             let (inp, rz) = (self.input(ws, x, l), self.per_layer(&sc.rz, l));
-            let vw = self.weights(v, l);
-            self.gpu.gemm(
-                Op::N,
-                Op::N,
-                (g.fan_out, n, g.fan_in + 1),
-                1.0,
-                vw,
-                inp,
-                0.0,
-                rz,
-            )?;
+            self.direction_times_input(v, l, inp, rz, n)?;
             if l > 0 {
                 let w = self.weights(theta, l);
                 self.gpu.gemm(
@@ -410,17 +425,7 @@ impl Pass<'_> {
         self.gpu.zero(s.ptr(), n)?;
         for (l, g) in self.layers.iter().enumerate() {
             let (inp, u) = (self.input(ws, x, l), self.per_layer(&sc.rz, l));
-            let vw = self.weights(v, l);
-            self.gpu.gemm(
-                Op::N,
-                Op::N,
-                (g.fan_out, n, g.fan_in + 1),
-                1.0,
-                vw,
-                inp,
-                0.0,
-                u,
-            )?;
+            self.direction_times_input(v, l, inp, u, n)?;
             self.gpu
                 .col_dot_acc(u, self.delta(ws, l), g.fan_out, n, s.ptr())?;
         }
