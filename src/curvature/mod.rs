@@ -13,7 +13,7 @@ mod backward;
 mod fastmath;
 mod finite_diff;
 mod forward;
-mod parallel;
+pub(crate) mod parallel;
 mod products;
 mod real;
 

@@ -87,6 +87,21 @@ fn plan(rows: usize, min_rows: usize) -> Vec<(usize, usize)> {
     out
 }
 
+/// Splits `units` (indivisible pieces of work, e.g. summation blocks) into
+/// at most `threads()` contiguous `(first, count)` runs of near-equal size,
+/// each at least `min_units` long (one run when there are too few).
+pub(crate) fn split_units(units: usize, min_units: usize) -> Vec<(usize, usize)> {
+    let k = threads().min(units / min_units.max(1)).max(1);
+    let mut out = Vec::with_capacity(k);
+    let mut start = 0;
+    for i in 0..k {
+        let count = units / k + usize::from(i < units % k);
+        out.push((start, count));
+        start += count;
+    }
+    out
+}
+
 fn blocks(rows: usize) -> Vec<(usize, usize)> {
     plan(rows, MIN_ROWS_PER_THREAD)
 }
@@ -230,7 +245,7 @@ impl Batch {
 /// forked process cannot stall it) and waits for the rest. A job's panic is
 /// propagated once every job has finished. Which thread runs a job never
 /// changes what it computes.
-fn run_all<J: FnOnce() + Send>(mut jobs: Vec<J>) {
+pub(crate) fn run_all<J: FnOnce() + Send>(mut jobs: Vec<J>) {
     let Some(last) = jobs.pop() else {
         return;
     };

@@ -3,8 +3,10 @@
 //!
 //! Solves `A x = b` for symmetric positive definite `A` by minimising
 //! `φ(x) = ½ xᵀA x − bᵀx`. Vectors are `f32`; every scalar that decides
-//! something (α, β, φ, dot products) is accumulated in `f64`.
+//! something (α, β, φ, dot products) is accumulated in `f64`, in the fixed
+//! blocked order of [`super::vector`].
 
+use super::vector::{cg_update, dot, phi, CgVectors};
 use crate::error::Result;
 
 /// A symmetric linear operator `out = A·v`.
@@ -247,19 +249,6 @@ impl BigUint {
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
-}
-
-/// `φ(x) = ½ xᵀ(r − b)` with `r = A x − b`: no extra product needed.
-fn phi_of(x: &[f32], r: &[f32], b: &[f32]) -> f64 {
-    0.5 * x
-        .iter()
-        .zip(r.iter().zip(b))
-        .map(|(&xi, (&ri, &bi))| xi as f64 * (ri as f64 - bi as f64))
-        .sum::<f64>()
-}
-
 /// `y = r / M` elementwise (or a copy without a preconditioner).
 fn precondition(r: &[f32], m: Option<&[f32]>, y: &mut [f32]) {
     match m {
@@ -270,55 +259,6 @@ fn precondition(r: &[f32], m: Option<&[f32]>, y: &mut [f32]) {
         }
         None => y.copy_from_slice(r),
     }
-}
-
-/// One CG update in a single sweep over the vectors: `x += α·p`,
-/// `r += α·Ap`, `y = r / M`; returns `(rᵀy, φ(x))`.
-///
-/// Each sum is accumulated element by element in index order, exactly as
-/// [`dot`] and [`phi_of`] do it apart (starting from −0.0 like `f64`'s
-/// `Sum`), so the results are bit-identical to the separate loops; one
-/// sweep instead of four keeps the two f64 addition chains (latency-bound)
-/// overlapping and reads the vectors once.
-#[allow(clippy::too_many_arguments)]
-fn update_iterate(
-    alpha: f64,
-    p: &[f32],
-    ap: &[f32],
-    b: &[f32],
-    m: Option<&[f32]>,
-    x: &mut [f32],
-    r: &mut [f32],
-    y: &mut [f32],
-) -> (f64, f64) {
-    let mut ry = -0.0f64;
-    let mut phi = -0.0f64;
-    let mut step =
-        |xi: &mut f32, ri: &mut f32, yi: &mut f32, pi: f32, api: f32, bi: f32, mi: Option<f32>| {
-            *xi = (*xi as f64 + alpha * pi as f64) as f32;
-            *ri = (*ri as f64 + alpha * api as f64) as f32;
-            *yi = match mi {
-                Some(mi) => *ri / mi,
-                None => *ri,
-            };
-            ry += *ri as f64 * *yi as f64;
-            phi += *xi as f64 * (*ri as f64 - bi as f64);
-        };
-    let vectors = x
-        .iter_mut()
-        .zip(r.iter_mut())
-        .zip(y.iter_mut())
-        .zip(p.iter().zip(ap).zip(b));
-    match m {
-        Some(m) => vectors
-            .zip(m)
-            .for_each(|((((xi, ri), yi), ((&pi, &api), &bi)), &mi)| {
-                step(xi, ri, yi, pi, api, bi, Some(mi))
-            }),
-        None => vectors
-            .for_each(|(((xi, ri), yi), ((&pi, &api), &bi))| step(xi, ri, yi, pi, api, bi, None)),
-    }
-    (ry, 0.5 * phi)
 }
 
 /// Runs preconditioned CG on `A x = b` from `x0`, with diagonal
@@ -359,7 +299,7 @@ pub fn solve<A: LinearOperator + ?Sized>(
     let mut p: Vec<f32> = y.iter().map(|&v| -v).collect();
     let mut ap = vec![0f32; n];
     let mut ry = dot(&r, &y);
-    let mut phi = vec![phi_of(&x, &r, b)];
+    let mut phi = vec![phi(&x, &r, b)];
     let mut iterates = Vec::new();
     let mut keep = opts.keep.iter().peekable();
     let mut stop = CgStop::MaxIterations;
@@ -385,7 +325,18 @@ pub fn solve<A: LinearOperator + ?Sized>(
         }
         let alpha = ry / pap;
         i += 1;
-        let (ry_new, phi_i) = update_iterate(alpha, &p, &ap, b, m, &mut x, &mut r, &mut y);
+        let (ry_new, phi_i) = cg_update(
+            alpha,
+            &mut CgVectors {
+                p: &p,
+                ap: &ap,
+                b,
+                m,
+                x: &mut x,
+                r: &mut r,
+                y: &mut y,
+            },
+        );
         let beta = ry_new / ry;
         ry = ry_new;
         for (pi, &yi) in p.iter_mut().zip(&y) {

@@ -16,6 +16,7 @@ use crate::hf::line_search::{armijo, ArmijoRule, LineSearchResult};
 use crate::hf::objective::{Chunk, Metrics, Objective};
 use crate::hf::precond::build_preconditioner;
 use crate::hf::report::{IterationReport, RejectReason, Summary, Termination};
+use crate::hf::vector::dot;
 use crate::rng::Rng;
 
 /// The kind tag of session checkpoint files.
@@ -122,10 +123,6 @@ fn add_scaled(theta: &[f32], rate: f64, p: &[f32], out: &mut [f32]) {
     for ((o, &t), &d) in out.iter_mut().zip(theta).zip(p) {
         *o = (t as f64 + rate * d as f64) as f32;
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
 }
 
 fn all_finite(v: &[f32]) -> bool {
