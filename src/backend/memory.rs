@@ -40,11 +40,14 @@ pub fn training_estimate(spec: &NetSpec, config: &HfConfig, num_examples: usize)
     .min(n);
     // Activations and deltas of a pass slice, plus GEMM temporaries.
     let pass = eval * (3 * widths + 2 * io);
-    // Cached activations (and deltas) of the chunk, plus one product's temporaries.
+    // Cached activations with the output pre-activations (and deltas) of the
+    // chunk, plus one product's temporaries. The chunk's inputs and targets
+    // are rows of the training set that the cache shares, not copies.
+    let output = spec.output_dim() as u128;
     let per_example = match config.curvature {
-        CurvatureKind::GaussNewton => 3 * widths + io,
-        CurvatureKind::EmpiricalFisher => 4 * widths + io,
-        CurvatureKind::Hessian => 6 * widths + io,
+        CurvatureKind::GaussNewton => 3 * widths + output,
+        CurvatureKind::EmpiricalFisher => 4 * widths + output,
+        CurvatureKind::Hessian => 6 * widths + output,
     };
     let curvature = chunk * per_example;
     // Activations of recent full passes the CPU backend keeps for reuse,
