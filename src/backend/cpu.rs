@@ -331,8 +331,9 @@ impl Backend for CpuBackend {
                 chunk.start, chunk.start, chunk.len
             )));
         }
-        let x = self.train.input_rows(chunk.start, chunk.len).to_owned();
-        let t = self.train.target_rows(chunk.start, chunk.len).to_owned();
+        // The cache refers to the training set's rows rather than copying
+        // them, and keeps an autoencoder's targets only once (as the inputs).
+        let (x, t) = self.train.shared_rows(chunk.start, chunk.len)?;
         self.curvature = None; // free the old cache before building the new one
         let rows = s![chunk.start..chunk.start + chunk.len, ..];
         let known = self
@@ -349,10 +350,7 @@ impl Backend for CpuBackend {
                     .collect(),
                 output_z: r.acts.output_z.slice(rows).to_owned(),
             });
-        let cache = match known {
-            Some(acts) => ChunkCache::with_activations(&self.spec, theta, x, t, acts, kind),
-            None => ChunkCache::new(&self.spec, theta, x, t, kind),
-        };
+        let cache = ChunkCache::over_shared_rows(&self.spec, theta, x, t, known, kind);
         self.curvature = Some(CurvatureState {
             chunk,
             theta: theta.to_vec(),
@@ -423,5 +421,102 @@ impl Backend for CpuBackend {
         }
         let mut acts = forward(&self.spec, theta, x);
         Ok(acts.layers.pop().unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::curvature::curvature_product as product;
+    use crate::net::{initial_params, Activation, Init};
+    use crate::rng::Rng;
+
+    const KINDS: [CurvatureKind; 3] = [
+        CurvatureKind::GaussNewton,
+        CurvatureKind::EmpiricalFisher,
+        CurvatureKind::Hessian,
+    ];
+
+    /// A 40-example set: an autoencoder of 6 values, or 6 values → 3 class
+    /// probabilities; with the network fitting it.
+    fn problem(autoencoder: bool) -> (NetSpec, Dataset) {
+        let (n, d) = (40, 6);
+        let mut rng = Rng::new(5);
+        let x: Vec<f32> = (0..n * d).map(|_| rng.uniform() as f32).collect();
+        if autoencoder {
+            let spec = NetSpec::new(
+                vec![d, 5, d],
+                vec![Activation::Logistic, Activation::Logistic],
+            )
+            .expect("spec");
+            (spec, Dataset::autoencoder(n, d, x).expect("data"))
+        } else {
+            let t: Vec<f32> = (0..n * 3)
+                .map(|i| if i % 3 == (i / 3) % 2 { 1.0 } else { 0.0 })
+                .collect();
+            let spec = NetSpec::new(vec![d, 5, 3], vec![Activation::Tanh, Activation::Softmax])
+                .expect("spec");
+            (spec, Dataset::new(n, d, x, 3, t).expect("data"))
+        }
+    }
+
+    #[test]
+    fn chunk_cache_refers_to_the_training_rows() {
+        for autoencoder in [true, false] {
+            let (spec, data) = problem(autoencoder);
+            let theta = initial_params(&spec, Init::default(), 1).expect("init");
+            let mut backend = CpuBackend::new(spec, data, None, 0).expect("backend");
+            let chunk = Chunk { start: 7, len: 20 };
+            backend
+                .set_chunk(&theta, chunk, CurvatureKind::GaussNewton)
+                .expect("chunk");
+            let cache = &backend.curvature.as_ref().expect("a cached chunk").cache;
+            let (x, t) = (
+                backend.train.input_rows(7, 20),
+                backend.train.target_rows(7, 20),
+            );
+            // The same memory, not a copy of it.
+            assert_eq!(cache.inputs().as_ptr(), x.as_ptr());
+            assert_eq!(cache.targets().as_ptr(), t.as_ptr());
+            assert_eq!(cache.inputs().dim(), x.dim());
+            assert_eq!(cache.targets().dim(), t.dim());
+        }
+    }
+
+    /// Products and the chunk loss on the shared rows have the same bits as
+    /// on a cache of copies, with the chunk's forward pass run afresh or
+    /// taken from a remembered full pass.
+    #[test]
+    fn shared_rows_give_the_same_bits_as_copies() {
+        for autoencoder in [true, false] {
+            let (spec, data) = problem(autoencoder);
+            let theta = initial_params(&spec, Init::default(), 2).expect("init");
+            let v: Vec<f32> = (0..theta.len()).map(|i| (i as f32 * 0.37).sin()).collect();
+            let chunk = Chunk { start: 5, len: 30 };
+            for kind in KINDS {
+                let x = data.input_rows(5, 30).to_owned();
+                let t = data.target_rows(5, 30).to_owned();
+                let copied = ChunkCache::new(&spec, &theta, x, t, kind);
+                let mut want = vec![0.0f32; theta.len()];
+                product(&spec, &theta, &copied, &v, &mut want);
+                let want_loss = copied.loss(&spec).loss_sum / 30.0;
+                for remembered in [false, true] {
+                    let mut backend =
+                        CpuBackend::new(spec.clone(), data.clone(), None, 0).expect("backend");
+                    if remembered {
+                        backend
+                            .evaluate(&theta, Split::Train, None, None)
+                            .expect("pass");
+                    }
+                    backend.set_chunk(&theta, chunk, kind).expect("chunk");
+                    let mut got = vec![0.0f32; theta.len()];
+                    backend.curvature_product(&v, &mut got).expect("product");
+                    let bits = |p: &[f32]| p.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "{kind:?}, remembered {remembered}");
+                    let loss = backend.chunk_loss(&theta).expect("loss");
+                    assert_eq!(loss.to_bits(), want_loss.to_bits());
+                }
+            }
+        }
     }
 }

@@ -43,11 +43,32 @@ pub struct PassResult {
     pub examples: usize,
 }
 
+/// Which backend was created: what decides where a run's memory lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// The CPU backend: passes and the curvature chunk in host memory.
+    Cpu,
+    /// The CUDA backend: data, passes and the curvature chunk on the device.
+    Cuda,
+}
+
+impl BackendKind {
+    /// The backend's name in messages (`"CPU"`, `"CUDA"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "CPU",
+            BackendKind::Cuda => "CUDA",
+        }
+    }
+}
+
 /// A backend chosen for a network, with a note on how it was chosen (for
 /// example why `auto` fell back to the CPU).
 pub struct ChosenBackend {
     /// The backend.
     pub backend: Box<dyn Backend>,
+    /// Which backend it is (`auto` resolved).
+    pub kind: BackendKind,
     /// A human-readable account of the choice.
     pub note: String,
 }
@@ -156,6 +177,7 @@ pub fn create_backend_with(
     };
     Ok(ChosenBackend {
         backend: Box::new(CpuBackend::new(spec, train, test, options.eval_chunk)?),
+        kind: BackendKind::Cpu,
         note,
     })
 }
@@ -192,6 +214,7 @@ fn try_cuda(
     let note = backend.name();
     Ok(ChosenBackend {
         backend: Box::new(backend),
+        kind: BackendKind::Cuda,
         note,
     })
 }

@@ -2,6 +2,8 @@
 //! Gauss-Newton `G·v` (Schraudolph's R-op), exact Hessian `H·v`
 //! (Pearlmutter) and empirical Fisher `F·v`.
 
+use std::sync::Arc;
+
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Zip};
 
 use super::backward::{add_scaled, all_deltas, delta_to_previous_layer, layer_input, output_delta};
@@ -14,12 +16,65 @@ use super::real::Real;
 use crate::hf::CurvatureKind;
 use crate::net::{Loss, NetSpec};
 
+/// Rows `start..start+len` of a row-major matrix `cols` wide whose storage
+/// a cache shares with its owner (a data set) instead of copying it: a
+/// curvature chunk of the MNIST preset is 7500 × 784 floats (23.5 MB) per
+/// copy, and an autoencoder's targets are the same rows again.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedRows<T> {
+    data: Arc<Vec<T>>,
+    start: usize,
+    len: usize,
+    cols: usize,
+}
+
+impl<T> SharedRows<T> {
+    /// The rows `start..start+len` of `data` read as a matrix `cols` wide,
+    /// or `None` when they do not all lie inside `data`.
+    pub(crate) fn new(data: Arc<Vec<T>>, start: usize, len: usize, cols: usize) -> Option<Self> {
+        let end = start.checked_add(len)?.checked_mul(cols)?;
+        (end <= data.len()).then_some(SharedRows {
+            data,
+            start,
+            len,
+            cols,
+        })
+    }
+
+    /// The rows as an `len × cols` view (the layout an owned copy would
+    /// have, so every kernel computes the same bits on it).
+    fn view(&self) -> ArrayView2<'_, T> {
+        let first = self.start * self.cols;
+        let values = &self.data[first..first + self.len * self.cols];
+        ArrayView2::from_shape((self.len, self.cols), values)
+            .expect("the row range was checked in SharedRows::new")
+    }
+}
+
+/// A chunk's inputs or targets: a matrix of the cache's own, or rows shared
+/// with the data set they come from.
+enum Rows<T> {
+    Owned(Array2<T>),
+    Shared(SharedRows<T>),
+}
+
+impl<T> Rows<T> {
+    fn view(&self) -> ArrayView2<'_, T> {
+        match self {
+            Rows::Owned(m) => m.view(),
+            Rows::Shared(r) => r.view(),
+        }
+    }
+}
+
 /// What curvature products on one chunk need, computed once per CG run:
 /// the chunk's inputs and targets, its activations at θ and, for the
 /// Hessian and the empirical Fisher, its per-example backpropagated deltas.
 pub struct ChunkCache<T> {
-    x: Array2<T>,
-    t: Array2<T>,
+    x: Rows<T>,
+    /// The targets; `None` when they are the inputs (an autoencoder chunk
+    /// over shared rows), which are then not stored twice.
+    t: Option<Rows<T>>,
     acts: Activations<T>,
     kind: CurvatureKind,
     /// `deltas[l] = ∂ℓ_n/∂z_l` per example (Hessian and Fisher only).
@@ -38,28 +93,50 @@ impl<T: Real> ChunkCache<T> {
         t: Array2<T>,
         kind: CurvatureKind,
     ) -> Self {
-        assert_eq!(
-            x.nrows(),
-            t.nrows(),
-            "inputs and targets have different row counts"
-        );
-        assert_eq!(t.ncols(), spec.output_dim(), "target width");
-        let acts = forward(spec, theta, x.view());
-        Self::with_activations(spec, theta, x, t, acts, kind)
+        Self::build(
+            spec,
+            theta,
+            Rows::Owned(x),
+            Some(Rows::Owned(t)),
+            None,
+            kind,
+        )
     }
 
-    /// [`ChunkCache::new`] given the chunk's forward pass at θ, already
-    /// computed (for example as rows of a full pass at the same θ: a row's
-    /// activations do not depend on the rows around it).
-    pub(crate) fn with_activations(
+    /// [`ChunkCache::new`] on rows shared with a data set rather than
+    /// copies; `t = None` means the targets are the inputs. With `acts`,
+    /// the chunk's forward pass at θ is already known (for example as rows
+    /// of a full pass at the same θ: a row's activations do not depend on
+    /// the rows around it) and is not run again.
+    pub(crate) fn over_shared_rows(
         spec: &NetSpec,
         theta: &[T],
-        x: Array2<T>,
-        t: Array2<T>,
-        acts: Activations<T>,
+        x: SharedRows<T>,
+        t: Option<SharedRows<T>>,
+        acts: Option<Activations<T>>,
         kind: CurvatureKind,
     ) -> Self {
-        assert_eq!(acts.output().nrows(), x.nrows(), "activation rows");
+        let t = t.map(Rows::Shared);
+        Self::build(spec, theta, Rows::Shared(x), t, acts, kind)
+    }
+
+    fn build(
+        spec: &NetSpec,
+        theta: &[T],
+        x: Rows<T>,
+        t: Option<Rows<T>>,
+        acts: Option<Activations<T>>,
+        kind: CurvatureKind,
+    ) -> Self {
+        let (xv, tv) = (x.view(), t.as_ref().map_or(x.view(), Rows::view));
+        assert_eq!(
+            xv.nrows(),
+            tv.nrows(),
+            "inputs and targets have different row counts"
+        );
+        assert_eq!(tv.ncols(), spec.output_dim(), "target width");
+        let acts = acts.unwrap_or_else(|| forward(spec, theta, xv));
+        assert_eq!(acts.output().nrows(), xv.nrows(), "activation rows");
         let mut cache = ChunkCache {
             x,
             t,
@@ -69,7 +146,7 @@ impl<T: Real> ChunkCache<T> {
             pre_deltas: Vec::new(),
         };
         if kind != CurvatureKind::GaussNewton {
-            let d_out = output_delta(spec.loss(), cache.acts.output(), &cache.t.view());
+            let d_out = output_delta(spec.loss(), cache.acts.output(), &cache.targets());
             cache.deltas = all_deltas(spec, theta, &cache.acts, d_out);
         }
         if kind == CurvatureKind::Hessian {
@@ -82,11 +159,11 @@ impl<T: Real> ChunkCache<T> {
 
     /// Number of examples in the chunk.
     pub fn len(&self) -> usize {
-        self.x.nrows()
+        self.acts.output().nrows()
     }
     /// True for an empty chunk (never constructed by the library).
     pub fn is_empty(&self) -> bool {
-        self.x.nrows() == 0
+        self.len() == 0
     }
     /// The curvature kind the cache was built for.
     pub fn kind(&self) -> CurvatureKind {
@@ -98,7 +175,7 @@ impl<T: Real> ChunkCache<T> {
     }
     /// The chunk's targets.
     pub fn targets(&self) -> ArrayView2<'_, T> {
-        self.t.view()
+        self.t.as_ref().unwrap_or(&self.x).view()
     }
     /// Summed loss and error of the chunk at the cached θ.
     pub fn loss(&self, spec: &NetSpec) -> BatchLoss {
@@ -106,7 +183,7 @@ impl<T: Real> ChunkCache<T> {
             spec.loss(),
             &self.acts.output_z,
             self.acts.output(),
-            &self.t.view(),
+            &self.targets(),
         )
     }
 }
@@ -176,9 +253,9 @@ fn gauss_newton_or_hessian<T: Real>(
 ) {
     let hessian = cache.kind == CurvatureKind::Hessian;
     let n_layers = spec.num_layers();
-    let x = cache.x.view();
+    let x = cache.inputs();
     let acts = &cache.acts;
-    let (y, t) = (acts.output().view(), cache.t.view());
+    let (y, t) = (acts.output().view(), cache.targets());
 
     // R-forward: r_z_l = a_{l−1}·V_l + 1·v_bᵀ + R{a_{l−1}}·W_l, R{a_l} = f'(z_l) ⊙ r_z_l.
     let mut r_acts: Vec<Array2<T>> = Vec::with_capacity(n_layers);
@@ -281,7 +358,7 @@ fn gauss_newton_or_hessian<T: Real>(
 /// `g_nᵀv = Σ_l Σ_j (a_{l−1}V_l + v_b)_nj · d_l,nj`, then one weighted
 /// backward accumulation per layer.
 fn empirical_fisher<T: Real>(spec: &NetSpec, cache: &ChunkCache<T>, v: &[T], out: &mut [T]) {
-    let x = cache.x.view();
+    let x = cache.inputs();
     let acts = &cache.acts;
     let n = cache.len();
     let mut s = Array1::<T>::zeros(n);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ndarray::ArrayView2;
 
+use crate::curvature::SharedRows;
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 
@@ -122,6 +123,31 @@ impl Dataset {
     /// Targets of examples `start..start+len` as an `len × target_dim` view.
     pub fn target_rows(&self, start: usize, len: usize) -> ArrayView2<'_, f32> {
         rows(&self.targets, self.target_dim, start, len)
+    }
+
+    /// Inputs and targets of examples `start..start+len` sharing this
+    /// set's storage, for a cache that outlives a borrow of the set; the
+    /// targets are `None` when they are the inputs (an autoencoder set), so
+    /// that a user keeps them once. `OutOfRange` when the examples are not
+    /// all in the set.
+    pub(crate) fn shared_rows(
+        &self,
+        start: usize,
+        len: usize,
+    ) -> Result<(SharedRows<f32>, Option<SharedRows<f32>>)> {
+        let outside = || {
+            Error::out_of_range(format!(
+                "examples {start}..{start}+{len} lie outside the {} examples",
+                self.n
+            ))
+        };
+        let x = SharedRows::new(Arc::clone(&self.inputs), start, len, self.input_dim);
+        let x = x.ok_or_else(outside)?;
+        if self.is_autoencoder() {
+            return Ok((x, None));
+        }
+        let t = SharedRows::new(Arc::clone(&self.targets), start, len, self.target_dim);
+        Ok((x, Some(t.ok_or_else(outside)?)))
     }
 
     /// A new data set holding the examples at `indices`, in that order.

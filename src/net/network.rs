@@ -102,9 +102,10 @@ impl Network {
                 v[i]
             )));
         }
-        let x = data.input_rows(0, data.len()).to_owned();
-        let t = data.target_rows(0, data.len()).to_owned();
-        let cache = ChunkCache::new(&self.spec, &self.params, x, t, kind);
+        // The cache refers to the set's rows instead of copying them (and
+        // keeps an autoencoder's targets only once, as the inputs).
+        let (x, t) = data.shared_rows(0, data.len())?;
+        let cache = ChunkCache::over_shared_rows(&self.spec, &self.params, x, t, None, kind);
         curvature_product(&self.spec, &self.params, &cache, v, out);
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use crate::backend::memory::check_host_fits;
 use crate::backend::{create_backend_with, Backend, BackendOptions, PassResult, Split};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -57,7 +58,9 @@ impl NetObjective {
     /// The objective of `spec` on `train` (and `test`, for reports) as a
     /// session's `config` asks: its backend (`auto` falls back to the CPU),
     /// thread count, full-pass slice size and weight cost. Returns the
-    /// objective and a note saying which backend was chosen and why.
+    /// objective and a note saying which backend was chosen and why. Fails
+    /// with `ResourceLimit` when the host memory the chosen backend needs
+    /// ([`crate::backend::memory::host_estimate`]) exceeds what is available.
     pub fn from_config(
         spec: NetSpec,
         train: Dataset,
@@ -65,8 +68,6 @@ impl NetObjective {
         config: &HfConfig,
     ) -> Result<(Self, String)> {
         config.validate()?;
-        let need = crate::backend::memory::training_estimate(&spec, config, train.len());
-        crate::backend::memory::check_fits(need, &format!("training {}", spec.describe()))?;
         crate::curvature::set_threads(usize::try_from(config.threads).unwrap_or(0));
         let eval_chunk = usize::try_from(config.eval_chunk_size).unwrap_or(0);
         // Chunks grow up to the whole training set when chunk_growth > 1.
@@ -80,7 +81,20 @@ impl NetObjective {
             tf32: config.tf32,
             curvature: Some((largest_chunk, config.curvature)),
         };
+        let describe = spec.describe();
         let chosen = create_backend_with(config.backend, spec, train, test, options)?;
+        // Host memory depends on the backend `auto` resolved to: the CPU
+        // backend's passes and chunk live there, the CUDA backend's on the
+        // device (checked there). Creating a CPU backend allocates nothing
+        // beyond the data, so checking afterwards still refuses a run
+        // before its working memory is allocated.
+        check_host_fits(
+            chosen.kind,
+            chosen.backend.spec(),
+            config,
+            n,
+            &format!("training {describe} on the {} backend", chosen.kind.label()),
+        )?;
         let objective = NetObjective::new(
             chosen.backend,
             config.weight_cost,
