@@ -46,7 +46,8 @@ params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
 io = sizes[0] + sizes[-1]
 data = (60000 + 10000) * 784 * 4              # train + test inputs; targets shared
 chunk = 7500 * widths * 4                     # one copy of the chunk's activations
-cache = 7500 * (3 * widths + io) * 4          # what the Gauss-Newton cache and a product keep
+cache = 7500 * (3 * widths + sizes[-1]) * 4    # what the Gauss-Newton cache and a product keep
+                                              # (inputs and targets are rows of the data set)
 pass_slice = 5000 * (3 * widths + 2 * io) * 4
 vectors = params * 32 * 4                     # theta, grad, stat, precond, CG vectors, kept iterates
 estimate = data + max(cache, pass_slice) + min(cache, pass_slice) // 4 + vectors

@@ -23,7 +23,7 @@
 //! 400 passes, 6.3 after about 1900). Adam at HF's budget (`adam_at_hf_budget`)
 //! reaches 9.4 / 4.1 / 2.2 at rates 0.0003 / 0.001 / 0.003. On the paper's
 //! deeper CURVES net (`deep_curves_net_comparison`, 1000 images) HF is further
-//! behind: 27.8 after 30 iterations and 468.5 passes, SGD at 0.003: 11.4.
+//! behind: 27.8 after 30 iterations and 469.5 passes, SGD at 0.003: 11.4.
 //! (The SWEEP_NOTES budgets were measured when HF was also charged a separate
 //! metrics pass per iteration, about one pass more per iteration.)
 //!
