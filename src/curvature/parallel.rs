@@ -102,6 +102,30 @@ pub(crate) fn split_units(units: usize, min_units: usize) -> Vec<(usize, usize)>
     out
 }
 
+/// Runs `f(start, part)` on contiguous parts of `out` in parallel, each a
+/// whole number of `unit`-element units (the last part may end short) and
+/// at least `min_units` units long; `start` is the part's first index.
+pub(crate) fn for_each_part_mut<T, F>(out: &mut [T], unit: usize, min_units: usize, f: F)
+where
+    T: Send,
+    F: Fn(usize, &mut [T]) + Sync,
+{
+    let plan = split_units(out.len().div_ceil(unit.max(1)), min_units);
+    if plan.len() <= 1 {
+        return f(0, out);
+    }
+    let f = &f;
+    let mut jobs = Vec::with_capacity(plan.len());
+    let mut rest = out;
+    for &(first, count) in &plan {
+        let len = (count * unit).min(rest.len());
+        let (part, tail) = rest.split_at_mut(len);
+        rest = tail;
+        jobs.push(move || f(first * unit, part));
+    }
+    run_all(jobs);
+}
+
 fn blocks(rows: usize) -> Vec<(usize, usize)> {
     plan(rows, MIN_ROWS_PER_THREAD)
 }
@@ -475,5 +499,27 @@ mod tests {
             .collect();
         run_all(outer);
         assert_eq!(total.load(Ordering::Relaxed), 16);
+    }
+
+    #[test]
+    fn parts_cover_every_element_once_at_their_own_index() {
+        for threads in [1, 2, 3, 7] {
+            set_threads(threads);
+            for len in [0, 1, 63, 64, 65, 640, 1000] {
+                let mut v = vec![usize::MAX; len];
+                for_each_part_mut(&mut v, 64, 2, |start, part| {
+                    assert!(start % 64 == 0, "a part starts on a unit boundary");
+                    for (i, x) in part.iter_mut().enumerate() {
+                        assert_eq!(*x, usize::MAX, "element written twice");
+                        *x = start + i;
+                    }
+                });
+                assert!(
+                    v.iter().enumerate().all(|(i, &x)| x == i),
+                    "{threads} threads, {len}"
+                );
+            }
+        }
+        set_threads(0);
     }
 }

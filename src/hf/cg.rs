@@ -6,7 +6,7 @@
 //! something (α, β, φ, dot products) is accumulated in `f64`, in the fixed
 //! blocked order of [`super::vector`].
 
-use super::vector::{cg_update, dot, phi, CgVectors};
+use super::vector::{cg_update, dot, for_each_block_mut, phi, CgVectors};
 use crate::error::Result;
 
 /// A symmetric linear operator `out = A·v`.
@@ -339,9 +339,11 @@ pub fn solve<A: LinearOperator + ?Sized>(
         );
         let beta = ry_new / ry;
         ry = ry_new;
-        for (pi, &yi) in p.iter_mut().zip(&y) {
-            *pi = (-(yi as f64) + beta * *pi as f64) as f32;
-        }
+        for_each_block_mut(&mut p, |start, part| {
+            for (pi, &yi) in part.iter_mut().zip(&y[start..]) {
+                *pi = (-(yi as f64) + beta * *pi as f64) as f32;
+            }
+        });
         phi.push(phi_i);
         while keep.next_if(|&&k| k < i).is_some() {}
         if keep.next_if(|&&k| k == i).is_some() {

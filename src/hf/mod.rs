@@ -16,7 +16,7 @@ mod objective;
 pub mod precond;
 pub mod report;
 pub mod session;
-mod vector;
+pub(crate) mod vector;
 
 pub use config::{BackendChoice, ChunkOrder, ConfigValue, HfConfig, KeyRange, KeySpec, KeyType};
 pub use objective::{Chunk, CurvatureKind, Metrics, Objective};

@@ -16,7 +16,7 @@ use crate::hf::line_search::{armijo, ArmijoRule, LineSearchResult};
 use crate::hf::objective::{Chunk, Metrics, Objective};
 use crate::hf::precond::build_preconditioner;
 use crate::hf::report::{IterationReport, RejectReason, Summary, Termination};
-use crate::hf::vector::dot;
+use crate::hf::vector::{dot, for_each_block_mut};
 use crate::rng::Rng;
 
 /// The kind tag of session checkpoint files.
@@ -453,9 +453,11 @@ impl<O: Objective> Session<O> {
         let objective = &mut self.objective;
         let mut damped = |v: &[f32], out: &mut [f32]| -> Result<()> {
             objective.curvature_product(v, out)?;
-            for (o, &vi) in out.iter_mut().zip(v) {
-                *o = (*o as f64 + lambda * vi as f64) as f32;
-            }
+            for_each_block_mut(out, |start, part| {
+                for (o, &vi) in part.iter_mut().zip(&v[start..]) {
+                    *o = (*o as f64 + lambda * vi as f64) as f32;
+                }
+            });
             Ok(())
         };
         cg::solve(&mut damped, &b, &x0, precond, &opts)

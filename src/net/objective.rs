@@ -7,6 +7,7 @@ use crate::backend::{create_backend_with, Backend, BackendOptions, PassResult, S
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::firstorder::MinibatchObjective;
+use crate::hf::vector::for_each_block_mut;
 use crate::hf::{Chunk, CurvatureKind, HfConfig, Metrics, Objective};
 
 use super::spec::NetSpec;
@@ -145,9 +146,12 @@ impl NetObjective {
     /// `out += wc·mask ⊙ x`.
     fn add_weight_cost(&self, x: &[f32], out: &mut [f32]) {
         let wc = self.weight_cost as f32;
-        for ((o, &xi), &m) in out.iter_mut().zip(x).zip(&self.mask) {
-            *o += wc * m * xi;
-        }
+        let mask = &self.mask;
+        for_each_block_mut(out, |start, part| {
+            for ((o, &xi), &m) in part.iter_mut().zip(&x[start..]).zip(&mask[start..]) {
+                *o += wc * m * xi;
+            }
+        });
     }
 
     fn metrics(&mut self, theta: &[f32], split: Split) -> Result<Metrics> {
