@@ -22,7 +22,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use hessfree::data::{curves, Dataset};
 use hessfree::firstorder::{FirstOrder, FirstOrderConfig, Method as FoMethod};
-use hessfree::hf::{Control, HfConfig, Session, Termination};
+use hessfree::hf::{BackendChoice, Control, HfConfig, Session, Termination};
 use hessfree::net::{initial_params, Activation, Init, NetObjective, NetSpec, DEFAULT_WEIGHT_COST};
 
 #[path = "../benches/support/op_problem.rs"]
@@ -109,7 +109,29 @@ enum Command {
         /// Print every iteration/epoch.
         #[arg(long)]
         verbose: bool,
+        /// Compute backend. The CPU by default, so that the CPU benchmark
+        /// measures the CPU on a machine with a GPU too; `cuda` fails where
+        /// the CUDA backend cannot start, `auto` falls back to the CPU.
+        #[arg(long, value_enum, default_value = "cpu")]
+        backend: BackendArg,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Cpu,
+    Cuda,
+    Auto,
+}
+
+impl From<BackendArg> for BackendChoice {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Cpu => BackendChoice::Cpu,
+            BackendArg::Cuda => BackendChoice::Cuda,
+            BackendArg::Auto => BackendChoice::Auto,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -136,6 +158,7 @@ fn main() -> ExitCode {
             max_seconds,
             max_budget,
             verbose,
+            backend,
         } => {
             let run = RunOptions {
                 target,
@@ -147,6 +170,7 @@ fn main() -> ExitCode {
                 max_seconds,
                 max_budget,
                 verbose,
+                backend: backend.into(),
             };
             train(&problem, method, &run)
         }
@@ -170,6 +194,7 @@ struct RunOptions {
     max_seconds: f64,
     max_budget: f64,
     verbose: bool,
+    backend: BackendChoice,
 }
 
 fn spec_of(problem: &Problem) -> Result<NetSpec, String> {
@@ -304,10 +329,11 @@ fn train(problem: &Problem, method: Method, run: &RunOptions) -> Result<(), Stri
         weight_cost: DEFAULT_WEIGHT_COST,
         chunk_size: run.chunk as i64,
         seed: run.seed as i64,
+        backend: run.backend,
         ..HfConfig::default()
     };
     config.validate().map_err(|e| e.to_string())?;
-    let (objective, _note) =
+    let (objective, backend_note) =
         NetObjective::from_config(spec, data, None, &config).map_err(|e| e.to_string())?;
 
     let (wall0, cpu0) = (Instant::now(), cpu_seconds());
@@ -319,7 +345,7 @@ fn train(problem: &Problem, method: Method, run: &RunOptions) -> Result<(), Stri
     println!(
         "RESULT {{\"method\": \"{}\", \"lr\": {}, \"momentum\": {}, \"batch\": {}, \"chunk\": {}, \"seed\": {}, \
          \"target\": {}, \"reached\": {}, \"final_error\": {:.6}, \"wall_s\": {:.3}, \"cpu_s\": {:.3}, \
-         \"passes\": {:.3}, \"gradient_passes\": {:.3}, \"iterations\": {}, \"detail\": \"{}\"}}",
+         \"passes\": {:.3}, \"gradient_passes\": {:.3}, \"iterations\": {}, \"detail\": \"{}\", \"backend\": \"{}\"}}",
         match method {
             Method::Hf => "hessfree-hf",
             Method::Sgd => "hessfree-sgd",
@@ -338,9 +364,22 @@ fn train(problem: &Problem, method: Method, run: &RunOptions) -> Result<(), Stri
         outcome.passes,
         outcome.gradient_passes,
         outcome.iterations,
-        outcome.detail
+        outcome.detail,
+        json_text(&backend_note)
     );
     Ok(())
+}
+
+/// `text` with the characters JSON does not allow raw inside a string escaped.
+fn json_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => "\\\"".to_string(),
+            '\\' => "\\\\".to_string(),
+            c if c.is_control() => format!("\\u{:04x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// HF at the reference defaults (λ₀ = 45, CG up to 250, preconditioning,

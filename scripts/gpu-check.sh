@@ -3,7 +3,7 @@
 #
 #   scripts/gpu-check.sh build   (here, where Rust is) builds, in release mode
 #       with the `cuda` feature, the CUDA test binary, the GPU benchmark and
-#       the `train` example, strips them and copies them to .gpu-bin/
+#       the `train` and `compare` examples, strips them and copies them to .gpu-bin/
 #       (git-ignored through info/exclude), ready to be carried.
 #   scripts/gpu-check.sh run     (on the device machine, which has no Rust)
 #       runs, each under its own time cap and all within one total budget
@@ -16,12 +16,17 @@
 #         torch   the PyTorch baseline (benches/gpu/torch_gv.py: cached
 #                 activations, torch.func jvp+vjp, GEMMs alone), only where
 #                 `import torch` works and sees the GPU;
+#         methods the issue-9 comparison on the GPU: `compare train` to
+#                 training error 20 (1000 CURVES-like images, 784-200-50-6,
+#                 seed 1) for HF (chunk 250), SGD+momentum (lr 0.01) and Adam
+#                 (lr 0.01) on `--backend cuda`, and HF on the device
+#                 machine's CPU for reference; RESULT lines in methods.log;
 #         curves  the CURVES reproduction (20000 CURVES-like training / 10000
 #                 test images, the paper's settings, random init) on the GPU,
 #                 with a time limit taken from what is left of the budget;
 #                 train/test error against Table 2 (0.11 / 0.20) and wall time.
 #       Logs go to $OUT (default /tmp/gpu-check): env.txt, tests.log,
-#       bench.log, torch.log, curves.log, curves.csv, summary.txt.
+#       bench.log, torch.log, methods.log, curves.log, curves.csv, summary.txt.
 #       `run STEP...` runs only the named steps. Exit status: 0 when every
 #       step ran and passed; 3 when no GPU is usable here (reported at once);
 #       1 when a step failed, timed out or its tests skipped themselves.
@@ -60,11 +65,13 @@ build() {
     test_bin=$(cargo test --release --features cuda --test cuda --no-run --message-format=json | executables | tail -1)
     bench_bin=$(cargo bench --features cuda --bench gpu --no-run --message-format=json | executables | tail -1)
     train_bin=$(cargo build --release --features cuda --example train --message-format=json | executables | tail -1)
+    compare_bin=$(cargo build --release --features cuda --example compare --message-format=json | executables | tail -1)
     cp "$test_bin" "$BIN/cuda-tests"
     cp "$bench_bin" "$BIN/gpu-bench"
     cp "$train_bin" "$BIN/train"
+    cp "$compare_bin" "$BIN/compare"
     # Debug info would take most of the 64 MiB the device call may carry.
-    strip --strip-debug "$BIN/cuda-tests" "$BIN/gpu-bench" "$BIN/train"
+    strip --strip-debug "$BIN/cuda-tests" "$BIN/gpu-bench" "$BIN/train" "$BIN/compare"
     git rev-parse HEAD >"$BIN/commit"
     ls -la "$BIN"
     echo "built from $(cat "$BIN/commit"); carry: $BIN"
@@ -141,7 +148,7 @@ run() {
     mkdir -p "$OUT"
     : >"$OUT/summary.txt"
     local f
-    for f in cuda-tests gpu-bench train; do
+    for f in cuda-tests gpu-bench train compare; do
         if [ ! -x "$BIN/$f" ]; then
             echo "missing $BIN/$f: run 'scripts/gpu-check.sh build' first and carry $BIN" | tee -a "$OUT/summary.txt"
             exit 2
@@ -178,6 +185,16 @@ run() {
             echo "=== torch: not run (python3 cannot import torch or torch sees no GPU here)" | tee -a "$OUT/summary.txt"
         fi
     fi
+    if wanted methods; then
+        step methods 120 bash -c '
+            run() { "$0" train --train-size 1000 --encoder 784,200,50,6 --init-seed 1 --seed 1 \
+                --target 20 --max-seconds 25 "$@" | grep "^RESULT" || echo "RESULT-FAILED $*"; }
+            run --backend cuda --method hf --chunk 250 --max-budget 200
+            run --backend cuda --method sgd --lr 0.01 --max-budget 150
+            run --backend cuda --method adam --lr 0.01 --max-budget 150
+            run --backend cpu --method hf --chunk 250 --max-budget 200' "$BIN/compare"
+        grep -q "RESULT-FAILED" "$OUT/methods.log" && FAILED=1
+    fi
     if wanted curves; then
         # Data generation, upload and the final evaluations take about a
         # minute on top of the training time limit.
@@ -198,6 +215,8 @@ run() {
         grep -h "G·v" "$OUT/bench.log" "$OUT/torch.log" 2>/dev/null
         echo "--- host CG vector work ---"
         grep -h "host CG" "$OUT/bench.log" 2>/dev/null
+        echo "--- time to error 20 (RESULT: method, backend, wall_s, cpu_s, passes) ---"
+        grep -h "^RESULT" "$OUT/methods.log" 2>/dev/null
         echo "--- CURVES reproduction ---"
         grep -A3 "^Result" "$OUT/curves.log" 2>/dev/null
         echo "total $((SECONDS - START)) s of the ${BUDGET}s budget; failed=$FAILED"
@@ -213,7 +232,7 @@ run)
     run "$@"
     ;;
 *)
-    echo "usage: $0 build | run [tests|bench|torch|curves ...]" >&2
+    echo "usage: $0 build | run [tests|bench|torch|methods|curves ...]" >&2
     exit 2
     ;;
 esac
