@@ -117,10 +117,14 @@ enum Command {
     },
 }
 
+/// Where `compare train` computes.
 #[derive(Clone, Copy, ValueEnum)]
 enum BackendArg {
+    /// The CPU backend.
     Cpu,
+    /// The CUDA backend (an error where it cannot start).
     Cuda,
+    /// CUDA when it starts, else the CPU (the RESULT line says which).
     Auto,
 }
 
