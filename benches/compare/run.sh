@@ -49,6 +49,10 @@ fi
     echo "python: $("$PY" -c 'import sys, numpy, hessianfree; print(sys.version.split()[0], "numpy", numpy.__version__, "hessianfree", hessianfree.__version__)')"
 } >"$OUT/machine-$PART.txt"
 : >"$OUT/load-$PART.txt"
+# A full run supersedes the machine and load notes of earlier partial runs
+# (report.py prints every one it finds); a partial run keeps the others',
+# which describe the part of the tables it did not redo.
+if [ "$PART" = all ]; then rm -f "$OUT"/machine-{ops,methods}.txt "$OUT"/load-{ops,methods}.txt; fi
 
 log "building (release)"
 cargo build --release --example compare -q
