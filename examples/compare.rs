@@ -368,7 +368,7 @@ fn train(problem: &Problem, method: Method, run: &RunOptions) -> Result<(), Stri
         outcome.passes,
         outcome.gradient_passes,
         outcome.iterations,
-        outcome.detail,
+        json_text(&outcome.detail),
         json_text(&backend_note)
     );
     Ok(())

@@ -74,21 +74,29 @@ pub fn threads() -> usize {
 /// 128/72 rows (64 % of the work on one of two threads; now 112/88).
 const ROW_ALIGN: usize = 16;
 
+/// Splits `units` into `k` contiguous `(first, count)` runs whose counts
+/// differ by at most one.
+fn split_evenly(units: usize, k: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..k).scan(0, move |first, i| {
+        let count = units / k + usize::from(i < units % k);
+        let run = (*first, count);
+        *first += count;
+        Some(run)
+    })
+}
+
 /// Splits `rows` into at most `threads()` contiguous blocks of near-equal
 /// size, each at least `min_rows` long, with boundaries on multiples of [`ROW_ALIGN`].
 fn plan(rows: usize, min_rows: usize) -> Vec<(usize, usize)> {
     let units = rows.div_ceil(ROW_ALIGN);
     let k = threads().min(rows / min_rows.max(1)).min(units).max(1);
-    let mut out = Vec::with_capacity(k);
-    let mut start = 0;
-    for i in 0..k {
-        let units_here = units / k + usize::from(i < units % k);
-        let len = (units_here * ROW_ALIGN).min(rows - start);
-        out.push((start, len));
-        start += len;
-    }
-    out.retain(|&(_, len)| len > 0);
-    out
+    split_evenly(units, k)
+        .map(|(first, count)| {
+            let start = first * ROW_ALIGN;
+            (start, (count * ROW_ALIGN).min(rows - start))
+        })
+        .filter(|&(_, len)| len > 0)
+        .collect()
 }
 
 /// Splits `units` (indivisible pieces of work, e.g. summation blocks) into
@@ -96,14 +104,7 @@ fn plan(rows: usize, min_rows: usize) -> Vec<(usize, usize)> {
 /// each at least `min_units` long (one run when there are too few).
 pub(crate) fn split_units(units: usize, min_units: usize) -> Vec<(usize, usize)> {
     let k = threads().min(units / min_units.max(1)).max(1);
-    let mut out = Vec::with_capacity(k);
-    let mut start = 0;
-    for i in 0..k {
-        let count = units / k + usize::from(i < units % k);
-        out.push((start, count));
-        start += count;
-    }
-    out
+    split_evenly(units, k).collect()
 }
 
 /// Runs `f(start, part)` on contiguous parts of `out` in parallel, each a

@@ -88,17 +88,11 @@ fn dot_blocks_dispatch(a: &[f32], b: &[f32], sums: &mut [f64]) {
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f64 {
     let n = a.len().min(b.len());
     let mut sums = vec![0f64; n.div_ceil(BLOCK)];
-    let plan = split_units(sums.len(), MIN_BLOCKS_PER_JOB);
-    let mut jobs = Vec::with_capacity(plan.len());
-    let mut rest = &mut sums[..];
-    for &(first, count) in &plan {
-        let (mine, tail) = rest.split_at_mut(count);
-        rest = tail;
-        let range = first * BLOCK..((first + count) * BLOCK).min(n);
-        let (a, b) = (&a[range.clone()], &b[range]);
-        jobs.push(move || dot_blocks_dispatch(a, b, mine));
-    }
-    run_all(jobs);
+    // One unit of `sums` per block: each part sums its own blocks.
+    for_each_part_mut(&mut sums, 1, MIN_BLOCKS_PER_JOB, |first, mine| {
+        let range = first * BLOCK..((first + mine.len()) * BLOCK).min(n);
+        dot_blocks_dispatch(&a[range.clone()], &b[range], mine)
+    });
     sums.iter().fold(0f64, |total, &s| total + s)
 }
 
