@@ -373,6 +373,64 @@ pub fn solve<A: LinearOperator + ?Sized>(
 mod tests {
     use super::*;
 
+    /// FNV-1a over the bits of every kept iterate and every φ.
+    fn fingerprint(result: &CgResult) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut eat = |word: u64| {
+            for byte in word.to_le_bytes() {
+                h = (h ^ byte as u64).wrapping_mul(0x100_0000_01b3);
+            }
+        };
+        for (k, x) in &result.iterates {
+            eat(*k as u64);
+            x.iter().for_each(|v| eat(v.to_bits() as u64));
+        }
+        result.phi.iter().for_each(|v| eat(v.to_bits()));
+        eat(result.products as u64);
+        h
+    }
+
+    /// The solver's bits on a fixed problem, pinned: the CG loop is shared by
+    /// the host and device vector spaces, and the host path must keep
+    /// computing exactly what it did (checkpoints, thread-count tests and
+    /// published trajectories rely on it). A deliberate change of summation
+    /// order or update formula changes this constant; say so in the commit.
+    #[test]
+    fn host_solver_bits_are_pinned() {
+        let n = 3 * super::super::vector::BLOCK + 123;
+        let diag: Vec<f32> = (0..n)
+            .map(|i| 0.5 + ((i * 37) % 101) as f32 / 7.0)
+            .collect();
+        let u: Vec<f32> = (0..n)
+            .map(|i| ((i * 13) % 17) as f32 / 17.0 - 0.5)
+            .collect();
+        // A = diag + u uᵀ: symmetric positive definite, not diagonal.
+        let mut op = |v: &[f32], out: &mut [f32]| -> Result<()> {
+            let s = dot(&u, v) as f32;
+            for i in 0..n {
+                out[i] = diag[i] * v[i] + s * u[i];
+            }
+            Ok(())
+        };
+        let b: Vec<f32> = (0..n).map(|i| ((i * 7) % 23) as f32 / 11.0 - 1.0).collect();
+        let x0: Vec<f32> = (0..n).map(|i| ((i * 5) % 19) as f32 / 190.0).collect();
+        let m: Vec<f32> = diag.iter().map(|d| d.sqrt()).collect();
+        let opts = CgOptions {
+            max_iters: 40,
+            ..CgOptions::default()
+        };
+        let with_m = solve(&mut op, &b, &x0, Some(&m), &opts).unwrap();
+        let without = solve(&mut op, &b, &vec![0.0; n], None, &opts).unwrap();
+        assert_eq!(
+            (fingerprint(&with_m), with_m.iterations, with_m.stop),
+            (13250317766955928958, 15, CgStop::RelativeProgress)
+        );
+        assert_eq!(
+            (fingerprint(&without), without.iterations, without.stop),
+            (8748176510948031953, 20, CgStop::RelativeProgress)
+        );
+    }
+
     #[test]
     fn window_uses_exact_ceiling() {
         assert_eq!(progress_window(110, 10, 0.1), 11);
