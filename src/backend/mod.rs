@@ -19,9 +19,20 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::data::Dataset;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hf::cg::{CgOptions, CgResult, DampedSystem};
 pub use crate::hf::BackendChoice;
 use crate::hf::{Chunk, CurvatureKind};
 use crate::net::NetSpec;
+
+/// The weight cost's curvature `wc·diag(mask)`, which an objective adds to
+/// its backend's curvature products.
+#[derive(Clone, Copy, Debug)]
+pub struct WeightCost<'a> {
+    /// The coefficient `wc` (as the products add it, in `f32`).
+    pub coefficient: f32,
+    /// 1 on the parameters that bear the weight cost, 0 elsewhere.
+    pub mask: &'a [f32],
+}
 
 /// Which data set a pass runs over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,6 +286,23 @@ pub trait Backend: Send {
     fn curvature_product(&mut self, v: &[f32], out: &mut [f32]) -> Result<()>;
     /// Mean loss on the current chunk's examples at `theta`.
     fn chunk_loss(&mut self, theta: &[f32]) -> Result<f64>;
+
+    /// Solves `(C + wc·diag(mask) + λI) x = b` by CG from `x0` on the
+    /// backend's own vectors (C the curvature of the chunk fixed by
+    /// [`Backend::set_chunk`], `wc·diag(mask)` the objective's weight-cost
+    /// curvature, λ and b from `system`), when the backend offers that.
+    /// `Ok(None)`, the default, means it does not: the caller runs CG on the
+    /// host through [`Backend::curvature_product`]. The CUDA backend offers
+    /// it, so CG's vectors stay on the GPU.
+    fn solve_damped(
+        &mut self,
+        _system: &DampedSystem<'_>,
+        _weight_cost: WeightCost<'_>,
+        _x0: &[f32],
+        _opts: &CgOptions,
+    ) -> Result<Option<CgResult>> {
+        Ok(None)
+    }
     /// Network outputs for the rows of `x`.
     fn predict(&mut self, theta: &[f32], x: ArrayView2<'_, f32>) -> Result<Array2<f32>>;
 }

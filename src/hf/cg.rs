@@ -261,13 +261,153 @@ fn precondition(r: &[f32], m: Option<&[f32]>, y: &mut [f32]) {
     }
 }
 
-/// Runs preconditioned CG on `A x = b` from `x0`, with diagonal
-/// preconditioner `m` (solving `M y = r` as `y = r / m`), under `opts`.
+/// A damped curvature system `(C + λI) x = b`: C an objective's curvature
+/// on its current chunk, solved by CG with an optional diagonal
+/// preconditioner `M` (`y = r / M`).
+#[derive(Clone, Copy, Debug)]
+pub struct DampedSystem<'a> {
+    /// The damping λ added to the curvature.
+    pub lambda: f64,
+    /// The right-hand side (−gradient in an HF step).
+    pub b: &'a [f32],
+    /// The diagonal preconditioner, if any (same length as `b`).
+    pub precond: Option<&'a [f32]>,
+}
+
+/// The vectors CG updates, in the storage of a [`CgSpace`].
+pub struct CgState<V> {
+    /// The iterate.
+    pub x: V,
+    /// The residual `A x − b`.
+    pub r: V,
+    /// The preconditioned residual `r / M`.
+    pub y: V,
+    /// The search direction.
+    pub p: V,
+    /// `A p`.
+    pub ap: V,
+}
+
+/// One linear system `A x = b` with diagonal preconditioner `M`, together
+/// with where its vectors live and how CG's vector work is done on them:
+/// host memory ([`solve`]'s space) or a GPU (the CUDA backend's space).
 ///
-/// Follows `conjgrad_1.m`: residual `r = A x − b`, `φ_i` tracked from the
-/// iterates, iterates kept at `opts.keep` plus the final one, stop on the
-/// relative-progress rule (once `i ≥ min_iters`), on `pᵀAp ≤ 0`, on a
-/// non-finite scalar, or at `max_iters`. A zero `x0` costs no product.
+/// [`solve_in`] runs the same CG loop on any space and only ever asks it for
+/// scalars (`pᵀAp`, `rᵀy`, φ); vectors cross between host and space only as
+/// the starting point and the kept iterates. Every sum is in f64, in an
+/// order the space fixes, so a space is deterministic on its own.
+pub trait CgSpace {
+    /// A vector of the system's dimension in this space.
+    type Vector;
+    /// The system's dimension.
+    fn len(&self) -> usize;
+    /// Whether the system has dimension 0.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A vector in the space holding `x` (of length [`CgSpace::len`]).
+    fn upload(&mut self, x: &[f32]) -> Result<Self::Vector>;
+    /// A vector of zeros.
+    fn zeros(&mut self) -> Result<Self::Vector>;
+    /// A host copy of `x`.
+    fn download(&mut self, x: &Self::Vector) -> Result<Vec<f32>>;
+    /// `x` moved to the host (no copy where it already lives there).
+    fn take_to_host(&mut self, x: Self::Vector) -> Result<Vec<f32>> {
+        self.download(&x)
+    }
+    /// `r = A x`: the product a non-zero starting point needs.
+    fn residual_product(&mut self, s: &mut CgState<Self::Vector>) -> Result<()>;
+    /// From `r = A x` (or zero): `r −= b`, `y = r / M`, `p = −y`; returns
+    /// `(rᵀy, φ(x))` with `φ(x) = ½ xᵀ(r − b)`.
+    fn start(&mut self, s: &mut CgState<Self::Vector>) -> Result<(f64, f64)>;
+    /// `Ap = A p`; returns `pᵀAp`.
+    fn curvature_along_direction(&mut self, s: &mut CgState<Self::Vector>) -> Result<f64>;
+    /// `x += α p`, `r += α Ap`, `y = r / M`; returns `(rᵀy, φ(x))`.
+    fn update(&mut self, alpha: f64, s: &mut CgState<Self::Vector>) -> Result<(f64, f64)>;
+    /// `p = −y + β p`.
+    fn next_direction(&mut self, beta: f64, s: &mut CgState<Self::Vector>) -> Result<()>;
+}
+
+/// The host space: `Vec<f32>` vectors, the blocked f64 sums of
+/// [`super::vector`] on the kernel threads, and any [`LinearOperator`].
+struct HostSpace<'a, A: ?Sized> {
+    op: &'a mut A,
+    b: &'a [f32],
+    m: Option<&'a [f32]>,
+}
+
+impl<A: LinearOperator + ?Sized> CgSpace for HostSpace<'_, A> {
+    type Vector = Vec<f32>;
+
+    fn len(&self) -> usize {
+        self.b.len()
+    }
+
+    fn upload(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+        Ok(x.to_vec())
+    }
+
+    fn zeros(&mut self) -> Result<Vec<f32>> {
+        Ok(vec![0f32; self.b.len()])
+    }
+
+    fn download(&mut self, x: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(x.clone())
+    }
+
+    fn take_to_host(&mut self, x: Vec<f32>) -> Result<Vec<f32>> {
+        Ok(x)
+    }
+
+    fn residual_product(&mut self, s: &mut CgState<Vec<f32>>) -> Result<()> {
+        self.op.apply(&s.x, &mut s.r)
+    }
+
+    fn start(&mut self, s: &mut CgState<Vec<f32>>) -> Result<(f64, f64)> {
+        for (ri, &bi) in s.r.iter_mut().zip(self.b) {
+            *ri -= bi;
+        }
+        precondition(&s.r, self.m, &mut s.y);
+        for (pi, &yi) in s.p.iter_mut().zip(&s.y) {
+            *pi = -yi;
+        }
+        Ok((dot(&s.r, &s.y), phi(&s.x, &s.r, self.b)))
+    }
+
+    fn curvature_along_direction(&mut self, s: &mut CgState<Vec<f32>>) -> Result<f64> {
+        self.op.apply(&s.p, &mut s.ap)?;
+        Ok(dot(&s.p, &s.ap))
+    }
+
+    fn update(&mut self, alpha: f64, s: &mut CgState<Vec<f32>>) -> Result<(f64, f64)> {
+        Ok(cg_update(
+            alpha,
+            &mut CgVectors {
+                p: &s.p,
+                ap: &s.ap,
+                b: self.b,
+                m: self.m,
+                x: &mut s.x,
+                r: &mut s.r,
+                y: &mut s.y,
+            },
+        ))
+    }
+
+    fn next_direction(&mut self, beta: f64, s: &mut CgState<Vec<f32>>) -> Result<()> {
+        let y = &s.y;
+        for_each_block_mut(&mut s.p, |start, part| {
+            for (pi, &yi) in part.iter_mut().zip(&y[start..]) {
+                *pi = (-(yi as f64) + beta * *pi as f64) as f32;
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Runs preconditioned CG on `A x = b` from `x0`, with diagonal
+/// preconditioner `m` (solving `M y = r` as `y = r / m`), under `opts`, on
+/// host vectors; see [`solve_in`] for the algorithm.
 /// Errors only when the operator fails or lengths disagree.
 pub fn solve<A: LinearOperator + ?Sized>(
     a: &mut A,
@@ -277,34 +417,55 @@ pub fn solve<A: LinearOperator + ?Sized>(
     opts: &CgOptions,
 ) -> Result<CgResult> {
     let n = b.len();
-    if x0.len() != n || m.is_some_and(|m| m.len() != n) {
+    if m.is_some_and(|m| m.len() != n) {
         return Err(crate::Error::shape(format!(
-            "CG: b has length {n}, x0 {}, preconditioner {}",
-            x0.len(),
+            "CG: b has length {n}, preconditioner {}",
             m.map_or(n, <[f32]>::len)
         )));
     }
-    let mut x = x0.to_vec();
-    let mut r = vec![0f32; n];
+    solve_in(&mut HostSpace { op: a, b, m }, x0, opts)
+}
+
+/// Runs preconditioned CG on the system held by `space` from `x0`, under
+/// `opts`.
+///
+/// Follows `conjgrad_1.m`: residual `r = A x − b`, `φ_i` tracked from the
+/// iterates, iterates kept at `opts.keep` plus the final one (downloaded to
+/// the host as they are reached), stop on the relative-progress rule (once
+/// `i ≥ min_iters`), on `pᵀAp ≤ 0`, on a non-finite scalar, or at
+/// `max_iters`. A zero `x0` costs no product. Errors only when the space
+/// fails (an operator or device error) or `x0` has the wrong length.
+pub fn solve_in<S: CgSpace + ?Sized>(
+    space: &mut S,
+    x0: &[f32],
+    opts: &CgOptions,
+) -> Result<CgResult> {
+    let n = space.len();
+    if x0.len() != n {
+        return Err(crate::Error::shape(format!(
+            "CG: the system has dimension {n}, x0 length {}",
+            x0.len()
+        )));
+    }
+    let mut s = CgState {
+        x: space.upload(x0)?,
+        r: space.zeros()?,
+        y: space.zeros()?,
+        p: space.zeros()?,
+        ap: space.zeros()?,
+    };
     let mut products = 0;
-    if x.iter().any(|&v| v != 0.0) {
-        a.apply(&x, &mut r)?;
+    if x0.iter().any(|&v| v != 0.0) {
+        space.residual_product(&mut s)?;
         products += 1;
     }
-    for (ri, &bi) in r.iter_mut().zip(b) {
-        *ri -= bi;
-    }
-    let mut y = vec![0f32; n];
-    precondition(&r, m, &mut y);
-    let mut p: Vec<f32> = y.iter().map(|&v| -v).collect();
-    let mut ap = vec![0f32; n];
-    let mut ry = dot(&r, &y);
-    let mut phi = vec![phi(&x, &r, b)];
+    let (mut ry, phi0) = space.start(&mut s)?;
+    let mut phi = vec![phi0];
     let mut iterates = Vec::new();
     let mut keep = opts.keep.iter().peekable();
     let mut stop = CgStop::MaxIterations;
     let mut i = 0;
-    if !ry.is_finite() || !phi[0].is_finite() {
+    if !ry.is_finite() || !phi0.is_finite() {
         stop = CgStop::NonFinite;
     }
     while stop == CgStop::MaxIterations && i < opts.max_iters {
@@ -312,9 +473,8 @@ pub fn solve<A: LinearOperator + ?Sized>(
             stop = CgStop::Converged;
             break;
         }
-        a.apply(&p, &mut ap)?;
+        let pap = space.curvature_along_direction(&mut s)?;
         products += 1;
-        let pap = dot(&p, &ap);
         if !pap.is_finite() {
             stop = CgStop::NonFinite;
             break;
@@ -325,29 +485,14 @@ pub fn solve<A: LinearOperator + ?Sized>(
         }
         let alpha = ry / pap;
         i += 1;
-        let (ry_new, phi_i) = cg_update(
-            alpha,
-            &mut CgVectors {
-                p: &p,
-                ap: &ap,
-                b,
-                m,
-                x: &mut x,
-                r: &mut r,
-                y: &mut y,
-            },
-        );
+        let (ry_new, phi_i) = space.update(alpha, &mut s)?;
         let beta = ry_new / ry;
         ry = ry_new;
-        for_each_block_mut(&mut p, |start, part| {
-            for (pi, &yi) in part.iter_mut().zip(&y[start..]) {
-                *pi = (-(yi as f64) + beta * *pi as f64) as f32;
-            }
-        });
+        space.next_direction(beta, &mut s)?;
         phi.push(phi_i);
         while keep.next_if(|&&k| k < i).is_some() {}
         if keep.next_if(|&&k| k == i).is_some() {
-            iterates.push((i, x.clone()));
+            iterates.push((i, space.download(&s.x)?));
         }
         if !(phi_i.is_finite() && alpha.is_finite() && beta.is_finite()) {
             stop = CgStop::NonFinite;
@@ -358,7 +503,7 @@ pub fn solve<A: LinearOperator + ?Sized>(
         }
     }
     if iterates.last().map(|(k, _)| *k) != Some(i) {
-        iterates.push((i, x));
+        iterates.push((i, space.take_to_host(s.x)?));
     }
     Ok(CgResult {
         iterates,
@@ -429,6 +574,85 @@ mod tests {
             (fingerprint(&without), without.iterations, without.stop),
             (8748176510948031953, 20, CgStop::RelativeProgress)
         );
+    }
+
+    /// A host space that counts what crosses between it and the CG loop.
+    struct Counting<'a, A: ?Sized> {
+        inner: HostSpace<'a, A>,
+        uploads: usize,
+        downloads: usize,
+    }
+
+    impl<A: LinearOperator + ?Sized> CgSpace for Counting<'_, A> {
+        type Vector = Vec<f32>;
+        fn len(&self) -> usize {
+            self.inner.len()
+        }
+        fn upload(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+            self.uploads += 1;
+            self.inner.upload(x)
+        }
+        fn zeros(&mut self) -> Result<Vec<f32>> {
+            self.inner.zeros()
+        }
+        fn download(&mut self, x: &Vec<f32>) -> Result<Vec<f32>> {
+            self.downloads += 1;
+            self.inner.download(x)
+        }
+        fn residual_product(&mut self, s: &mut CgState<Vec<f32>>) -> Result<()> {
+            self.inner.residual_product(s)
+        }
+        fn start(&mut self, s: &mut CgState<Vec<f32>>) -> Result<(f64, f64)> {
+            self.inner.start(s)
+        }
+        fn curvature_along_direction(&mut self, s: &mut CgState<Vec<f32>>) -> Result<f64> {
+            self.inner.curvature_along_direction(s)
+        }
+        fn update(&mut self, alpha: f64, s: &mut CgState<Vec<f32>>) -> Result<(f64, f64)> {
+            self.inner.update(alpha, s)
+        }
+        fn next_direction(&mut self, beta: f64, s: &mut CgState<Vec<f32>>) -> Result<()> {
+            self.inner.next_direction(beta, s)
+        }
+    }
+
+    /// On a device space only scalars may cross per iteration: the loop
+    /// uploads the starting point once and downloads only the kept iterates,
+    /// whatever the iteration count; and it computes what `solve` does.
+    #[test]
+    fn only_the_start_and_kept_iterates_cross() {
+        let n = 500;
+        let diag: Vec<f32> = (0..n).map(|i| 1.0 + (i % 50) as f32).collect();
+        let mut op = |v: &[f32], out: &mut [f32]| -> Result<()> {
+            out.iter_mut()
+                .zip(v)
+                .zip(&diag)
+                .for_each(|((o, &v), &d)| *o = d * v);
+            Ok(())
+        };
+        let b = vec![1.0f32; n];
+        let x0 = vec![0.01f32; n];
+        let opts = CgOptions {
+            epsilon: 0.0,
+            max_iters: 30,
+            ..CgOptions::default()
+        };
+        let direct = solve(&mut op, &b, &x0, None, &opts).unwrap();
+        let mut space = Counting {
+            inner: HostSpace {
+                op: &mut op,
+                b: &b,
+                m: None,
+            },
+            uploads: 0,
+            downloads: 0,
+        };
+        let counted = solve_in(&mut space, &x0, &opts).unwrap();
+        assert_eq!(counted, direct);
+        assert_eq!(counted.iterations, 30);
+        // Kept: 5, 7, 9, 12, 16, 21, 28 and the final 30; nothing else.
+        assert_eq!((space.uploads, space.downloads), (1, 8));
+        assert_eq!(counted.iterates.len(), 8);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! plain test function such as Rosenbrock.
 
 use crate::error::Result;
+use crate::hf::cg::{CgOptions, CgResult, DampedSystem};
 
 /// Which curvature matrix the CG solver multiplies by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -104,6 +105,22 @@ pub trait Objective {
         Ok(None)
     }
 
+    /// Solves `system` by CG from `x0` under `opts` where this objective's
+    /// curvature products run, when that is somewhere other than host memory
+    /// (the CUDA backend keeps CG's vectors on the GPU, so only scalars cross
+    /// per CG iteration). `Ok(None)`, the default, means "not offered": the
+    /// optimizer then runs CG on the host through
+    /// [`Objective::curvature_product`]. An implementation computes what the
+    /// host solver would, up to its own summation order.
+    fn solve_damped(
+        &mut self,
+        _system: &DampedSystem<'_>,
+        _x0: &[f32],
+        _opts: &CgOptions,
+    ) -> Result<Option<CgResult>> {
+        Ok(None)
+    }
+
     /// What [`Objective::train_metrics`] would return at `theta`, when that
     /// is known without a new pass (for example because [`Objective::loss`]
     /// has just evaluated `theta`), bit for bit; `None` otherwise (the
@@ -154,6 +171,14 @@ impl<O: Objective + ?Sized> Objective for Box<O> {
     }
     fn test_metrics(&mut self, theta: &[f32]) -> Result<Option<Metrics>> {
         (**self).test_metrics(theta)
+    }
+    fn solve_damped(
+        &mut self,
+        system: &DampedSystem<'_>,
+        x0: &[f32],
+        opts: &CgOptions,
+    ) -> Result<Option<CgResult>> {
+        (**self).solve_damped(system, x0, opts)
     }
     fn known_train_metrics(&mut self, theta: &[f32]) -> Option<Metrics> {
         (**self).known_train_metrics(theta)

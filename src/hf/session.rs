@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::checkpoint::{ByteReader, ByteWriter, Container};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hf::backtrack::backtrack;
-use crate::hf::cg::{self, CgOptions, CgResult, CgStop};
+use crate::hf::cg::{self, CgOptions, CgResult, CgStop, DampedSystem};
 use crate::hf::config::{ChunkOrder, HfConfig};
 use crate::hf::damping::DampingRule;
 use crate::hf::line_search::{armijo, ArmijoRule, LineSearchResult};
@@ -450,6 +450,14 @@ impl<O: Objective> Session<O> {
             .collect();
         let opts = self.cg_options();
         let lambda = self.lambda;
+        let system = DampedSystem {
+            lambda,
+            b: &b,
+            precond,
+        };
+        if let Some(result) = self.objective.solve_damped(&system, &x0, &opts)? {
+            return Ok(result);
+        }
         let objective = &mut self.objective;
         let mut damped = |v: &[f32], out: &mut [f32]| -> Result<()> {
             objective.curvature_product(v, out)?;

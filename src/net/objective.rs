@@ -3,10 +3,11 @@
 use std::collections::VecDeque;
 
 use crate::backend::memory::check_host_fits;
-use crate::backend::{create_backend_with, Backend, BackendOptions, PassResult, Split};
+use crate::backend::{create_backend_with, Backend, BackendOptions, PassResult, Split, WeightCost};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::firstorder::MinibatchObjective;
+use crate::hf::cg::{CgOptions, CgResult, DampedSystem};
 use crate::hf::vector::for_each_block_mut;
 use crate::hf::{Chunk, CurvatureKind, HfConfig, Metrics, Objective};
 
@@ -218,6 +219,20 @@ impl Objective for NetObjective {
 
     fn chunk_loss(&mut self, theta: &[f32]) -> Result<f64> {
         Ok(self.backend.chunk_loss(theta)? + self.weight_penalty(theta))
+    }
+
+    fn solve_damped(
+        &mut self,
+        system: &DampedSystem<'_>,
+        x0: &[f32],
+        opts: &CgOptions,
+    ) -> Result<Option<CgResult>> {
+        // The same f32 coefficient `add_weight_cost` uses on the host path.
+        let weight_cost = WeightCost {
+            coefficient: self.weight_cost as f32,
+            mask: &self.mask,
+        };
+        self.backend.solve_damped(system, weight_cost, x0, opts)
     }
 
     fn train_metrics(&mut self, theta: &[f32]) -> Result<Metrics> {
