@@ -11,15 +11,17 @@
 //!
 //! The data are CURVES-like images for both shapes (timings do not depend on
 //! pixel values). Each case first times, on the CPU, the host vector work of
-//! one CG iteration on vectors of its size (`host CG work per iteration`):
-//! today's optimizer does that on the host around every product.
+//! one CG iteration on vectors of its size (`host CG work per iteration`:
+//! what CG costs besides the product when it runs on the host, with
+//! `HESSFREE_CUDA_HOST_CG=1`), then on the GPU a whole CG iteration with the
+//! vectors on the device (`device CG per iteration`, product included).
 
 use std::time::Instant;
 
 use hessfree::backend::cuda::{CudaBackend, CudaOptions};
-use hessfree::backend::{Backend, Split};
+use hessfree::backend::{Backend, Split, WeightCost};
 use hessfree::data::curves;
-use hessfree::hf::cg::{self, CgOptions};
+use hessfree::hf::cg::{self, CgOptions, DampedSystem};
 use hessfree::hf::{Chunk, CurvatureKind};
 use hessfree::net::{initial_params, Activation, Init, NetSpec};
 use hessfree::rng::Rng;
@@ -82,6 +84,50 @@ fn host_cg_work(case: &str, p: usize) {
     );
 }
 
+/// Wall time per iteration of a 30-iteration CG solve with its vectors on
+/// the GPU (`CudaBackend::solve_damped`): one damped G·v, the vector
+/// kernels and three scalars read back. Compare with `G·v device`: the
+/// difference is CG's own cost per iteration. Includes the per-solve
+/// uploads (b, preconditioner, mask, start) and the 8 kept iterates'
+/// downloads, spread over the 30 iterations.
+fn device_cg_iteration(gpu: &mut CudaBackend, case: &str, precision: &str, v: &[f32]) {
+    let p = v.len();
+    let mask = gpu.spec().weight_cost_mask(true);
+    let precond: Vec<f32> = v.iter().map(|x| 1.0 + x.abs()).collect();
+    let system = DampedSystem {
+        lambda: 1.0,
+        b: v,
+        precond: Some(&precond),
+    };
+    let iters = 30;
+    let opts = CgOptions {
+        max_iters: iters,
+        min_iters: iters,
+        ..CgOptions::default()
+    };
+    let x0 = vec![0.0f32; p];
+    let mut done = iters;
+    let t = time_ms(1, 3, || {
+        let wc = WeightCost {
+            coefficient: 2e-5,
+            mask: &mask,
+        };
+        let r = gpu
+            .solve_damped(&system, wc, &x0, &opts)
+            .expect("device CG")
+            .expect("the CUDA backend offers CG");
+        done = r.iterations.max(1);
+    });
+    let per = |t: f64| t / done as f64;
+    report(
+        case,
+        precision,
+        "device CG per iteration",
+        (per(t.0), per(t.1)),
+        3,
+    );
+}
+
 fn bench_case(case: &str, encoder: &[usize], chunk: usize) {
     let spec = NetSpec::autoencoder(encoder, Activation::Logistic).expect("valid preset");
     let data = curves(chunk, 1).expect("CURVES-like data");
@@ -98,6 +144,7 @@ fn bench_case(case: &str, encoder: &[usize], chunk: usize) {
             tf32,
             eval_chunk: chunk,
             curvature: Some((chunk, CurvatureKind::Hessian)),
+            host_cg: false,
         };
         let mut gpu = match CudaBackend::new(&spec, &data, None, options) {
             Ok(g) => g,
@@ -134,6 +181,9 @@ fn bench_case(case: &str, encoder: &[usize], chunk: usize) {
                 gpu.curvature_product(&v, &mut out).expect("product")
             });
             report(case, precision, &format!("{label} host API"), t, reps);
+            if kind == CurvatureKind::GaussNewton {
+                device_cg_iteration(&mut gpu, case, precision, &v);
+            }
         }
         let t = time_ms(3, 20, || {
             gpu.evaluate(&theta, Split::Train, None, None)

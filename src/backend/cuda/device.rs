@@ -32,11 +32,13 @@ pub const KERNEL_SOURCE: &str = concat!(
     include_str!("kernels/elementwise.cu"),
     "\n",
     include_str!("kernels/columns.cu"),
+    "\n",
+    include_str!("kernels/cg.cu"),
 );
 
 /// Names of every kernel in [`KERNEL_SOURCE`] (all are looked up at start-up,
 /// so a missing one fails there, not in the middle of training).
-const KERNEL_NAMES: [&str; 13] = [
+const KERNEL_NAMES: [&str; 18] = [
     "bias_act",
     "deriv_mul",
     "hess_back",
@@ -50,6 +52,11 @@ const KERNEL_NAMES: [&str; 13] = [
     "loss_hess_softmax",
     "col_dot_acc",
     "sum_losses",
+    "cg_damp",
+    "cg_start",
+    "cg_update",
+    "cg_direction",
+    "cg_finish",
 ];
 
 /// Threads per block of the element-wise kernels.
@@ -833,5 +840,140 @@ impl Gpu {
         self.launch("sum_losses", cfg, |b| {
             b.arg(&per_ex).arg(&c).arg(&out);
         })
+    }
+}
+
+/// Threads per block of the CG vector kernels.
+const CG_THREADS: u32 = 256;
+/// Most blocks of a CG vector kernel (and so most partial sums per quantity).
+const CG_MAX_BLOCKS: usize = 1024;
+/// Threads of `cg_finish`, the one block that adds the partial sums.
+const CG_FINISH_THREADS: u32 = 256;
+
+/// Blocks of the CG vector kernels over `n` elements: about four elements
+/// per thread, at most [`CG_MAX_BLOCKS`]. A function of `n` alone, so every
+/// CG sum over the same length is formed in the same order.
+pub(crate) fn cg_blocks(n: usize) -> usize {
+    n.div_ceil(CG_THREADS as usize * 4).clamp(1, CG_MAX_BLOCKS)
+}
+
+/// CG's vector kernels (`kernels/cg.cu`). Each reducing kernel writes its
+/// per-block sums to `partial` (at least `2 * cg_blocks(n)` doubles);
+/// [`Gpu::cg_finish`] adds them.
+impl Gpu {
+    fn cg_config(n: usize) -> LaunchConfig {
+        LaunchConfig {
+            grid_dim: (cg_blocks(n) as u32, 1, 1),
+            block_dim: (CG_THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        }
+    }
+
+    /// `out += (wc·mask)⊙v` (f32), then `out += λ·v` (f64, rounded); partial
+    /// sums of `vᵀout`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn cg_damp(
+        &self,
+        out: u64,
+        v: u64,
+        mask: u64,
+        wc: f32,
+        lambda: f64,
+        n: usize,
+        partial: u64,
+    ) -> Result<()> {
+        let len = i64_of(n);
+        self.launch("cg_damp", Self::cg_config(n), |b| {
+            b.arg(&out)
+                .arg(&v)
+                .arg(&mask)
+                .arg(&wc)
+                .arg(&lambda)
+                .arg(&len)
+                .arg(&partial);
+        })
+    }
+
+    /// `r −= b`, `y = r / m` (`m = 0`: no preconditioner), `p = −y`; partial
+    /// sums of `rᵀy` and `xᵀ(r − b)`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn cg_start(
+        &self,
+        (r, y, p): (u64, u64, u64),
+        x: u64,
+        b: u64,
+        m: u64,
+        n: usize,
+        partial: u64,
+    ) -> Result<()> {
+        let len = i64_of(n);
+        self.launch("cg_start", Self::cg_config(n), |a| {
+            a.arg(&r)
+                .arg(&y)
+                .arg(&p)
+                .arg(&x)
+                .arg(&b)
+                .arg(&m)
+                .arg(&len)
+                .arg(&partial);
+        })
+    }
+
+    /// `x += α·p`, `r += α·Ap`, `y = r / m`; partial sums of `rᵀy` and
+    /// `xᵀ(r − b)`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn cg_update(
+        &self,
+        (x, r, y): (u64, u64, u64),
+        (p, ap): (u64, u64),
+        b: u64,
+        m: u64,
+        alpha: f64,
+        n: usize,
+        partial: u64,
+    ) -> Result<()> {
+        let len = i64_of(n);
+        self.launch("cg_update", Self::cg_config(n), |a| {
+            a.arg(&x)
+                .arg(&r)
+                .arg(&y)
+                .arg(&p)
+                .arg(&ap)
+                .arg(&b)
+                .arg(&m)
+                .arg(&alpha)
+                .arg(&len)
+                .arg(&partial);
+        })
+    }
+
+    /// `p = −y + β·p`.
+    pub(crate) fn cg_direction(&self, p: u64, y: u64, beta: f64, n: usize) -> Result<()> {
+        let len = i64_of(n);
+        self.launch("cg_direction", Self::cg_config(n), |a| {
+            a.arg(&p).arg(&y).arg(&beta).arg(&len);
+        })
+    }
+
+    /// Adds the `count` quantities' partial sums of a CG kernel over `n`
+    /// elements into `out[..count]` and downloads them (waits for the GPU).
+    pub(crate) fn cg_finish(
+        &self,
+        partial: u64,
+        n: usize,
+        count: usize,
+        out: u64,
+    ) -> Result<Vec<f64>> {
+        let blocks = i32_of(cg_blocks(n))?;
+        let k = i32_of(count)?;
+        let cfg = LaunchConfig {
+            grid_dim: (1, 1, 1),
+            block_dim: (CG_FINISH_THREADS, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        self.launch("cg_finish", cfg, |a| {
+            a.arg(&partial).arg(&blocks).arg(&k).arg(&out);
+        })?;
+        self.download_f64(out, count)
     }
 }

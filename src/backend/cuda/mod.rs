@@ -6,9 +6,13 @@
 //! bias input. θ, the gradient, the statistic, the CG vector in and out, the
 //! cached chunk's activations (and, for the Hessian and empirical Fisher, its
 //! deltas) all stay on the device. Only scalars (loss sums) and the
-//! parameter-sized vectors of the host API cross the bus: per curvature
-//! product `v` goes up and `C·v` comes down (P floats each way, 11 MB for the
-//! MNIST autoencoder), because the optimizer keeps its CG vectors on the host.
+//! parameter-sized vectors of the host API cross the bus. CG runs on the
+//! device too ([`Backend::solve_damped`], module `cg`): per CG iteration only
+//! three f64 scalars come back; the right-hand side, preconditioner and start
+//! go up once per solve and the kept iterates come down for backtracking.
+//! With `host_cg` (or through [`Backend::curvature_product`]) a product's `v`
+//! goes up and `C·v` comes down instead (P floats each way, 11 MB for the
+//! MNIST autoencoder).
 //!
 //! **Layout tricks.** θ stores each layer as `W` (`fan_in × fan_out`,
 //! row-major) followed by `b`: read column-major that is `[W | b]`, a
@@ -33,6 +37,7 @@
 //! summed in one block in a fixed order: results are deterministic for a
 //! given device, and so are cuBLAS's FP32 GEMMs on one stream.
 
+mod cg;
 mod device;
 mod passes;
 
@@ -40,17 +45,23 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ndarray::{Array2, ArrayView2};
 
+use self::cg::{cg_device_bytes, DeviceSpace, CG_DEVICE_VECTORS};
 pub use self::device::KERNEL_SOURCE;
 use self::device::{probe_libraries, DevBuf, Gpu, Op, M};
 use self::passes::{ld_aug, ld_pad, CurvatureState, Layer, Pass, Scratch, Workspace};
-use super::{check_data_fits, Backend, PassResult, Split, DEFAULT_EVAL_CHUNK};
+use super::{check_data_fits, Backend, PassResult, Split, WeightCost, DEFAULT_EVAL_CHUNK};
 use crate::data::Dataset;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hf::cg::{self as hf_cg, CgOptions, CgResult, DampedSystem};
 use crate::hf::{Chunk, CurvatureKind};
 use crate::net::NetSpec;
 
 /// Environment variable selecting the GPU (an ordinal, default 0).
 pub const DEVICE_ENV: &str = "HESSFREE_CUDA_DEVICE";
+
+/// Environment variable that, set to `1`, keeps CG's vectors on the host
+/// (see [`CudaOptions::host_cg`]).
+pub const HOST_CG_ENV: &str = "HESSFREE_CUDA_HOST_CG";
 
 /// Examples uploaded per step when a data set is copied to the GPU.
 const UPLOAD_SLICE: usize = 16384;
@@ -70,10 +81,15 @@ pub struct CudaOptions {
     /// (`None`: only the data, vectors and a pass slice are checked there;
     /// `set_chunk` still checks each new chunk before allocating it).
     pub curvature: Option<(usize, CurvatureKind)>,
+    /// Run CG's vector work on the host, as before the device CG existed:
+    /// every curvature product's vector then crosses the bus both ways.
+    /// For comparisons and diagnosis; off by default.
+    pub host_cg: bool,
 }
 
 impl CudaOptions {
-    /// Options with the device taken from `HESSFREE_CUDA_DEVICE` (default 0).
+    /// Options with the device taken from `HESSFREE_CUDA_DEVICE` (default 0)
+    /// and `host_cg` from `HESSFREE_CUDA_HOST_CG` (`1` or `0`, default 0).
     pub fn from_env(tf32: bool, eval_chunk: usize) -> Result<Self> {
         let device = match std::env::var(DEVICE_ENV) {
             Ok(s) => s.trim().parse::<usize>().map_err(|_| {
@@ -83,11 +99,24 @@ impl CudaOptions {
             })?,
             Err(_) => 0,
         };
+        let host_cg = match std::env::var(HOST_CG_ENV) {
+            Ok(s) => match s.trim() {
+                "1" => true,
+                "0" | "" => false,
+                _ => {
+                    return Err(Error::out_of_range(format!(
+                        "{HOST_CG_ENV}={s:?}: expected 1 (CG on the host) or 0"
+                    )))
+                }
+            },
+            Err(_) => false,
+        };
         Ok(CudaOptions {
             device,
             tf32,
             eval_chunk,
             curvature: None,
+            host_cg,
         })
     }
 }
@@ -208,7 +237,8 @@ fn data_bytes(data: &Dataset) -> u128 {
 
 /// An estimate of the peak device memory, in bytes, of training `spec` on
 /// `train` (and `test`) with the CUDA backend under `options`: the data
-/// sets, five parameter-sized vectors, a full pass's workspace (with the
+/// sets, five parameter-sized vectors and the device CG's vectors (eight
+/// more, unless `options.host_cg`), a full pass's workspace (with the
 /// statistic's squares), the largest curvature chunk of
 /// `options.curvature` (with its own θ), the upload staging and a margin for
 /// cuBLAS and the allocator. Compared
@@ -227,7 +257,14 @@ pub fn device_estimate(
     let largest = train.len().max(test.map_or(0, Dataset::len));
     let slice = eval_chunk.min(largest);
     let staging = 4 * (spec.input_dim() * UPLOAD_SLICE.min(largest)) as u128;
-    let vectors = 4 * 5 * spec.num_params() as u128;
+    // θ, gradient, statistic and the product's in and out; then one device
+    // CG solve's vectors and partial sums.
+    let cg = if options.host_cg {
+        0
+    } else {
+        cg_device_bytes(spec.num_params())
+    };
+    let vectors = 4 * 5 * spec.num_params() as u128 + cg;
     let curvature = options.curvature.map_or(0, |(len, kind)| {
         curvature_bytes(spec, len.min(train.len()), kind)
     });
@@ -352,6 +389,8 @@ pub struct CudaBackend {
     sums: DevBuf<f64>,
     eval: Option<Workspace>,
     curvature: Option<CurvatureState>,
+    /// Leave CG to the host (`CudaOptions::host_cg`).
+    host_cg: bool,
 }
 
 impl CudaBackend {
@@ -432,6 +471,7 @@ impl CudaBackend {
             },
             eval: None,
             curvature: None,
+            host_cg: options.host_cg,
         })
     }
 
@@ -595,8 +635,21 @@ impl CudaBackend {
         Ok(())
     }
 
-    /// Enqueues `out = C·v` on the cached chunk.
+    /// Enqueues `out = C·v` on the cached chunk for the backend's own
+    /// product vectors.
     fn enqueue_product(&self) -> Result<()> {
+        self.enqueue_product_into(&self.v, &self.out)
+    }
+
+    /// A new device vector holding `x` (uploaded through the staging buffer).
+    fn device_copy(&mut self, x: &[f32]) -> Result<DevBuf<f32>> {
+        let buf = self.gpu.alloc::<f32>(x.len())?;
+        self.gpu.upload(x, buf.ptr())?;
+        Ok(buf)
+    }
+
+    /// Enqueues `out = C·v` on the cached chunk (both parameter-sized).
+    fn enqueue_product_into(&self, v: &DevBuf<f32>, out: &DevBuf<f32>) -> Result<()> {
         let state = self
             .curvature
             .as_ref()
@@ -606,16 +659,10 @@ impl CudaBackend {
         let t = self.train.t(state.chunk.start);
         let n = state.chunk.len;
         match state.kind {
-            CurvatureKind::GaussNewton | CurvatureKind::Hessian => pass.gn_or_hessian(
-                state,
-                &self.v,
-                &self.out,
-                x,
-                t,
-                n,
-                state.kind == CurvatureKind::Hessian,
-            ),
-            CurvatureKind::EmpiricalFisher => pass.fisher(state, &self.v, &self.out, x, n),
+            CurvatureKind::GaussNewton | CurvatureKind::Hessian => {
+                pass.gn_or_hessian(state, v, out, x, t, n, state.kind == CurvatureKind::Hessian)
+            }
+            CurvatureKind::EmpiricalFisher => pass.fisher(state, v, out, x, n),
         }
     }
 
@@ -853,6 +900,37 @@ impl Backend for CudaBackend {
         self.gpu.upload(v, self.v.ptr())?;
         self.enqueue_product()?;
         self.gpu.download(self.out.ptr(), out)
+    }
+
+    fn solve_damped(
+        &mut self,
+        system: &DampedSystem<'_>,
+        weight_cost: WeightCost<'_>,
+        x0: &[f32],
+        opts: &CgOptions,
+    ) -> Result<Option<CgResult>> {
+        if self.host_cg {
+            return Ok(None);
+        }
+        self.check_len("right-hand side", system.b.len())?;
+        self.check_len("starting point", x0.len())?;
+        self.check_len("weight-cost mask", weight_cost.mask.len())?;
+        if let Some(m) = system.precond {
+            self.check_len("preconditioner", m.len())?;
+        }
+        if self.curvature.is_none() {
+            return Err(Error::invalid(
+                "CG requested before a curvature chunk was set",
+            ));
+        }
+        self.gpu.bind()?;
+        let p = self.spec.num_params();
+        self.check_fits(
+            cg_device_bytes(p),
+            &format!("CG's {CG_DEVICE_VECTORS} vectors of {p} parameters"),
+        )?;
+        let mut space = DeviceSpace::new(self, system, weight_cost)?;
+        hf_cg::solve_in(&mut space, x0, opts).map(Some)
     }
 
     fn chunk_loss(&mut self, theta: &[f32]) -> Result<f64> {
