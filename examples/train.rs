@@ -161,12 +161,18 @@ fn resolve(args: &Args) -> Result<Setup, String> {
     })
 }
 
-/// The preset's configuration (or, on resume, the saved one), then every
-/// `--set`, then the flags.
+/// The preset's configuration (with a quick run's chunk; on resume, the saved
+/// configuration), then every `--set`, then the flags.
 fn build_config(args: &Args, setup: &Setup) -> Result<HfConfig, String> {
     let mut config = match (&setup.checkpoint, args.resume) {
         (Some(dir), true) => saved_config(dir.path())?,
-        _ => setup.preset.config(),
+        _ => {
+            let mut config = setup.preset.config();
+            if let Some(chunk) = setup.plan.chunk_size {
+                config.chunk_size = chunk as i64;
+            }
+            config
+        }
     };
     for assignment in &args.set {
         config

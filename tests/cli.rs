@@ -222,3 +222,54 @@ fn bad_input_gives_one_line_errors() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The quick budget's curvature chunk is the paper's chunk fraction of the
+/// examples used (CURVES 5000 of 20000: 1/4; MNIST 7500 of 60000: 1/8,
+/// rounded up); `--set chunk_size` still overrides it, and `--full` keeps
+/// the paper's chunk (not run here: it needs the full data).
+#[test]
+fn quick_runs_keep_the_papers_chunk_fraction() {
+    let bin = binary_or_skip!("quick_runs_keep_the_papers_chunk_fraction");
+    let dir = scratch("quick-chunk");
+    let chunk_of = |args: &[&str], name: &str| -> String {
+        let log = dir.join(name);
+        let mut all = args.to_vec();
+        all.extend(["--iters", "1", "--quiet", "--log", log.to_str().unwrap()]);
+        let out = train(&bin, &all);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let csv = std::fs::read_to_string(&log).unwrap();
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let column = header.iter().position(|&h| h == "chunk_len").unwrap();
+        let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+        row[column].to_string()
+    };
+    let curves = [
+        "--preset",
+        "curves",
+        "--train-size",
+        "200",
+        "--test-size",
+        "20",
+    ];
+    assert_eq!(chunk_of(&curves, "c.csv"), "50");
+    let mut set = curves.to_vec();
+    set.extend(["--set", "chunk_size=30"]);
+    assert_eq!(chunk_of(&set, "s.csv"), "30");
+    let data = hessfree::data::data_dir();
+    if !data.join("mnist").is_dir() {
+        eprintln!("SKIPPED: MNIST part: no MNIST data in {}", data.display());
+        return;
+    }
+    let data = data.to_str().unwrap();
+    let mnist = [
+        "--preset",
+        "mnist",
+        "--data-dir",
+        data,
+        "--train-size",
+        "100",
+        "--test-size",
+        "20",
+    ];
+    assert_eq!(chunk_of(&mnist, "m.csv"), "13");
+}
