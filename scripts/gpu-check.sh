@@ -19,8 +19,9 @@
 #         methods the issue-9 comparison on the GPU: `compare train` to
 #                 training error 20 (1000 CURVES-like images, 784-200-50-6,
 #                 seed 1) for HF (chunk 250), SGD+momentum (lr 0.01) and Adam
-#                 (lr 0.01) on `--backend cuda`, and HF on the device
-#                 machine's CPU for reference; RESULT lines in methods.log;
+#                 (lr 0.01) on `--backend cuda` (HF twice: CG on the device,
+#                 then on the host with HESSFREE_CUDA_HOST_CG=1), and HF on the
+#                 device machine's CPU for reference; RESULT lines in methods.log;
 #         curves  the CURVES reproduction (20000 CURVES-like training / 10000
 #                 test images, the paper's settings, random init) on the GPU,
 #                 with a time limit taken from what is left of the budget;
@@ -186,10 +187,11 @@ run() {
         fi
     fi
     if wanted methods; then
-        step methods 120 bash -c '
+        step methods 150 bash -c '
             run() { "$0" train --train-size 1000 --encoder 784,200,50,6 --init-seed 1 --seed 1 \
                 --target 20 --max-seconds 25 "$@" | grep "^RESULT" || echo "RESULT-FAILED $*"; }
             run --backend cuda --method hf --chunk 250 --max-budget 200
+            HESSFREE_CUDA_HOST_CG=1 run --backend cuda --method hf --chunk 250 --max-budget 200
             run --backend cuda --method sgd --lr 0.01 --max-budget 150
             run --backend cuda --method adam --lr 0.01 --max-budget 150
             run --backend cpu --method hf --chunk 250 --max-budget 200' "$BIN/compare"
