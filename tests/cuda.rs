@@ -489,8 +489,22 @@ fn device_estimate_counts_data_vectors_and_chunk() {
     };
     let bare = device_estimate(&spec, &data, None, &options(None));
     // At least the data (788 floats per example with the ones row and
-    // padding) and five parameter-sized vectors.
-    assert!(bare >= 4 * (788 * 2000 + 5 * p), "{bare}");
+    // padding), five parameter-sized vectors and the device CG's eight.
+    assert!(bare >= 4 * (788 * 2000 + 13 * p), "{bare}");
+    // With CG on the host the eight CG vectors are not needed.
+    let host_cg = device_estimate(
+        &spec,
+        &data,
+        None,
+        &CudaOptions {
+            host_cg: true,
+            ..options(None)
+        },
+    );
+    assert!(
+        bare - host_cg >= 4 * 8 * p && bare - host_cg < 4 * 9 * p,
+        "{bare} vs {host_cg}"
+    );
     let gn = device_estimate(
         &spec,
         &data,
