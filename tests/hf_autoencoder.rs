@@ -1,45 +1,53 @@
 //! Issue 3's must-show, measured honestly: the issue's small deep autoencoder
 //! (784-200-50-10 mirrored, logistic hidden and output units, linear code
 //! layer, cross-entropy) on 2000 CURVES-like images, HF (reference defaults,
-//! curvature chunk 500) against SGD with momentum at an equal budget of passes
-//! over the data.
+//! curvature chunk 500, 16 iterations) against SGD with momentum, at two
+//! budgets.
 //!
-//! What this test asserts, all at HF's budget (16 iterations, 253.5 passes):
-//! - HF leaves the "mean image" plateau: its training error ends below 0.7×
-//!   that of the best constant output (measured: 19.9 against 30.6);
+//! **The issue's measure, the same number of gradient evaluations.** HF
+//! evaluates the full-batch gradient once per iteration: 16 passes of
+//! gradients over the data. SGD with momentum is given the same 16 passes of
+//! minibatch gradients (counted per example, the reading kindest to SGD) at
+//! every learning rate of a sweep (0.0003 … 0.3, momentum 0.9 and 0.99): the
+//! best ends at 30.18, on the plateau of the mean image (30.62), while HF
+//! reaches 19.9. The test asserts that HF ends below 0.7× the best of them.
+//!
+//! **Total cost, passes over the data.** Charging HF also for its curvature
+//! products, backtracking and line search (253.5 passes in all, counted
+//! generously to SGD as below) tells a different story, and the test asserts
+//! it too, so that the documentation stays honest:
 //! - SGD with momentum 0.9 at learning rate 0.01 — the rate that was best on
-//!   the narrower 784-50-25-10 net — is left stuck on the plateau (30.6), so
-//!   HF ends well below it (below 0.7× its error);
-//! - SGD with momentum 0.9 at the tuned rate 0.003 is NOT stuck: it ends
-//!   *below* HF (10.9 against 19.9). The test asserts this too, so that the
-//!   finding stays true of the code and the documentation stays honest.
+//!   the narrower 784-50-25-10 net — is still stuck on the plateau (30.6),
+//!   well above HF;
+//! - at the tuned rate 0.003 it is NOT stuck: it ends *below* HF (10.9
+//!   against 19.9).
 //!
-//! So the issue's claim — "HF drives its training error well below what the
-//! same number of gradient evaluations of SGD with momentum reaches" — holds
-//! only against SGD at learning rates that stay stuck, not against a tuned
-//! SGD. The sweep ([`SWEEP_NOTES`], `sgd_learning_rate_sweep`) shows it is
-//! not a matter of the budget either: after 1000 passes SGD at 0.01 is still at
-//! 30.6, while SGD at 0.003 is at 8.0 after 420 passes (HF: 14.7 after about
-//! 400 passes, 6.3 after about 1900). Adam at HF's budget (`adam_at_hf_budget`)
-//! reaches 9.4 / 4.1 / 2.2 at rates 0.0003 / 0.001 / 0.003. On the paper's
-//! deeper CURVES net (`deep_curves_net_comparison`, 1000 images) HF is further
-//! behind: 27.8 after 30 iterations and 469.5 passes, SGD at 0.003: 11.4.
-//! (The SWEEP_NOTES budgets were measured when HF was also charged a separate
+//! So per gradient evaluation HF is far ahead; per unit of work a tuned SGD
+//! with momentum is ahead on this problem. The sweep ([`SWEEP_NOTES`],
+//! `sgd_learning_rate_sweep`) shows the second is not a matter of the budget
+//! either: after 1000 passes SGD at 0.01 is still at 30.6, while SGD at 0.003
+//! is at 8.0 after 420 passes (HF: 14.7 after about 400 passes, 6.3 after
+//! about 1900). Adam at HF's pass budget (`adam_at_hf_budget`) reaches 9.4 /
+//! 4.1 / 2.2 at rates 0.0003 / 0.001 / 0.003. On the paper's deeper CURVES net
+//! (`deep_curves_net_comparison`, 1000 images) HF is further behind per pass:
+//! 27.8 after 30 iterations and 469.5 passes, SGD at 0.003: 11.4. (The
+//! SWEEP_NOTES budgets were measured when HF was also charged a separate
 //! metrics pass per iteration, about one pass more per iteration.)
 //!
 //! This agrees with Sutskever, Martens, Dahl and Hinton (ICML 2013): with
 //! sparse initialisation and well-tuned momentum, first-order methods train
-//! these autoencoders about as well as HF.
+//! these autoencoders about as well as HF for the same work.
 //!
-//! The budget is counted generously to SGD. HF is charged, per iteration:
-//! every full-batch evaluation (gradient, backtracking, line search and the
-//! report's metrics pass) as one full pass, even the forward-only ones; each
-//! curvature product as 2 passes over its chunk (an R-forward and a backward
-//! pass); fixing the chunk and the two chunk losses for ρ as one chunk pass
-//! each. SGD is charged only its minibatch gradients and gets at least that
-//! many passes (its report passes are free). Counting by floating-point work
-//! (a forward-only pass a third of a gradient, a product 4/3 of one) would
-//! cut HF's budget by roughly a third and change no conclusion.
+//! The pass budget is counted generously to SGD. HF is charged, per
+//! iteration: every full-batch evaluation (gradient, backtracking, line search
+//! and the report's metrics pass) as one full pass, even the forward-only
+//! ones; each curvature product as 2 passes over its chunk (an R-forward and a
+//! backward pass); fixing the chunk and the two chunk losses for ρ as one
+//! chunk pass each. SGD is charged only its minibatch gradients and gets at
+//! least that many passes (its report passes are free). Counting by
+//! floating-point work (a forward-only pass a third of a gradient, a product
+//! 4/3 of one) would cut HF's budget by roughly a third and change no
+//! conclusion.
 
 use hessfree::data::curves;
 use hessfree::firstorder::{FirstOrder, FirstOrderConfig, Method, Termination};
@@ -79,6 +87,19 @@ const DEEP_NET: Problem = Problem {
 
 /// SGD's momentum.
 const SGD_MOMENTUM: f64 = 0.9;
+/// The (momentum, learning rate) pairs SGD gets at HF's gradient budget.
+const GRADIENT_BUDGET_SWEEP: [(f64, f64); 10] = [
+    (0.9, 0.0003),
+    (0.9, 0.001),
+    (0.9, 0.003),
+    (0.9, 0.01),
+    (0.9, 0.03),
+    (0.9, 0.1),
+    (0.9, 0.3),
+    (0.99, 0.001),
+    (0.99, 0.003),
+    (0.99, 0.01),
+];
 /// The learning rate that leaves SGD with momentum stuck on [`ISSUE_NET`].
 const SGD_STUCK_LEARNING_RATE: f64 = 0.01;
 /// The best learning rate of [`SWEEP_NOTES`].
@@ -93,6 +114,16 @@ const SWEEP_NOTES: &str = "momentum 0.9: lr 0.003 -> 10.55 (270 passes), 7.96 (4
     lr 0.01 -> 30.62 (270), 30.62 (1000); lr 0.03 -> 30.63 (420); lr 0.1 -> 30.69 (345); \
     lr 0.3 -> 31.05 (300); momentum 0.99: lr 0.003 -> 30.62 (345); \
     Adam lr 0.001: 17.5 (30), 9.26 (90)";
+
+/// What one HF run cost and reached.
+struct HfRun {
+    /// Final training error.
+    error: f64,
+    /// Passes over the data, everything counted (see the module docs).
+    passes: f64,
+    /// Full-batch gradient evaluations, in passes over the data.
+    gradient_passes: f64,
+}
 
 impl Problem {
     fn spec(&self) -> NetSpec {
@@ -129,17 +160,30 @@ impl Problem {
 
     /// HF's final training error and the passes it spent.
     fn run_hf(&self) -> (f64, f64) {
+        let run = self.run_hf_counted();
+        (run.error, run.passes)
+    }
+
+    /// HF's run: final training error, passes spent, and full-batch gradient
+    /// evaluations (one per iteration).
+    fn run_hf_counted(&self) -> HfRun {
         let mut session = Session::new(self.objective(), &self.theta0(), self.config()).unwrap();
         let mut passes = 0.0;
+        let mut gradients = 0;
         let summary = session
             .run(|r| {
                 passes += self.hf_passes(r);
+                gradients += 1;
                 eprintln!("HF {}  (passes so far {passes:.2})", r.log_line());
                 Control::Continue
             })
             .unwrap();
         eprintln!("{}", summary.brief());
-        (summary.final_train_error.unwrap(), passes)
+        HfRun {
+            error: summary.final_train_error.unwrap(),
+            passes,
+            gradient_passes: gradients as f64,
+        }
     }
 
     /// SGD with momentum's final training error after `passes` passes.
@@ -208,31 +252,61 @@ impl Problem {
 }
 
 #[test]
-fn hf_beats_stuck_sgd_but_not_tuned_sgd_at_equal_passes() {
+fn hf_beats_sgd_per_gradient_evaluation_but_not_tuned_sgd_per_pass() {
     let problem = ISSUE_NET;
     let plateau = problem.mean_image_error();
-    let (hf_error, passes) = problem.run_hf();
-    let stuck = problem.run_sgd(SGD_STUCK_LEARNING_RATE, SGD_MOMENTUM, passes);
-    let tuned = problem.run_sgd(SGD_TUNED_LEARNING_RATE, SGD_MOMENTUM, passes);
+    let hf = problem.run_hf_counted();
     let n = problem.examples;
+    // The issue's measure: SGD gets HF's gradient evaluations, at every rate.
+    let at_gradients: Vec<(f64, f64, f64)> = GRADIENT_BUDGET_SWEEP
+        .iter()
+        .map(|&(momentum, lr)| {
+            let e = problem.run_sgd(lr, momentum, hf.gradient_passes);
+            (momentum, lr, e)
+        })
+        .collect();
+    let best = at_gradients
+        .iter()
+        .copied()
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+        .unwrap();
+    let sweep: Vec<String> = at_gradients
+        .iter()
+        .map(|(m, lr, e)| format!("m {m} lr {lr}: {e:.3}"))
+        .collect();
+    // Total cost: SGD gets all of HF's passes.
+    let stuck = problem.run_sgd(SGD_STUCK_LEARNING_RATE, SGD_MOMENTUM, hf.passes);
+    let tuned = problem.run_sgd(SGD_TUNED_LEARNING_RATE, SGD_MOMENTUM, hf.passes);
     let message = format!(
-        "after {passes:.1} passes over {n} CURVES-like images: HF train error {hf_error:.3}; \
-         SGD+momentum {SGD_MOMENTUM} (batch {SGD_BATCH}) train error {stuck:.3} at lr \
-         {SGD_STUCK_LEARNING_RATE}, {tuned:.3} at lr {SGD_TUNED_LEARNING_RATE}; \
-         mean-image error {plateau:.3}"
+        "{n} CURVES-like images, mean-image error {plateau:.3}. \
+         Same gradient evaluations ({:.0} passes of gradients): HF train error {:.3}, \
+         SGD with momentum (batch {SGD_BATCH}) at best {:.3} (momentum {}, lr {}); all: {}. \
+         Same total passes ({:.1}): SGD+momentum {SGD_MOMENTUM} {stuck:.3} at lr \
+         {SGD_STUCK_LEARNING_RATE}, {tuned:.3} at lr {SGD_TUNED_LEARNING_RATE}",
+        hf.gradient_passes,
+        hf.error,
+        best.2,
+        best.0,
+        best.1,
+        sweep.join(", "),
+        hf.passes,
     );
     eprintln!("{message}");
     assert!(
-        hf_error < 0.7 * plateau,
+        hf.error < 0.7 * plateau,
         "HF did not leave the plateau: {message}"
     );
     assert!(
-        stuck > 0.95 * plateau && hf_error < 0.7 * stuck,
+        hf.error < 0.7 * best.2,
+        "HF is not well below SGD with momentum at the same gradient evaluations: {message}"
+    );
+    assert!(
+        stuck > 0.95 * plateau && hf.error < 0.7 * stuck,
         "expected SGD at lr {SGD_STUCK_LEARNING_RATE} stuck on the plateau and HF well below it: {message}"
     );
     assert!(
-        tuned < hf_error,
-        "tuned SGD no longer ends below HF: update the module docs and the README: {message}"
+        tuned < hf.error,
+        "tuned SGD no longer ends below HF at equal passes: update the module docs and the README: {message}"
     );
 }
 
