@@ -189,8 +189,10 @@ run() {
     if wanted methods; then
         step methods 150 bash -c '
             run() { "$0" train --train-size 1000 --encoder 784,200,50,6 --init-seed 1 --seed 1 \
-                --target 20 --max-seconds 25 "$@" | grep "^RESULT" || echo "RESULT-FAILED $*"; }
+                --target 20 --max-seconds 25 "$@" | grep "^RESULT" \
+                || echo "RESULT-FAILED ${HESSFREE_CUDA_HOST_CG:+HESSFREE_CUDA_HOST_CG=1 }$*"; }
             run --backend cuda --method hf --chunk 250 --max-budget 200
+            echo "# the next HF run keeps CG on the host (HESSFREE_CUDA_HOST_CG=1)"
             HESSFREE_CUDA_HOST_CG=1 run --backend cuda --method hf --chunk 250 --max-budget 200
             run --backend cuda --method sgd --lr 0.01 --max-budget 150
             run --backend cuda --method adam --lr 0.01 --max-budget 150

@@ -801,7 +801,8 @@ fn smoke_test(gpu: &mut Gpu) -> Result<()> {
 impl Backend for CudaBackend {
     fn name(&self) -> String {
         let tf32 = if self.gpu.tf32() { ", tf32" } else { "" };
-        format!("cuda ({}{tf32})", self.gpu.name())
+        let cg = if self.host_cg { ", CG on the host" } else { "" };
+        format!("cuda ({}{tf32}{cg})", self.gpu.name())
     }
 
     fn spec(&self) -> &NetSpec {
