@@ -4,7 +4,7 @@
 //! Solves `A x = b` for symmetric positive definite `A` by minimising
 //! `φ(x) = ½ xᵀA x − bᵀx`. Vectors are `f32`; every scalar that decides
 //! something (α, β, φ, dot products) is accumulated in `f64`, in the fixed
-//! blocked order of [`super::vector`].
+//! blocked order of `src/hf/vector.rs`.
 
 use super::vector::{cg_update, dot, for_each_block_mut, phi, CgVectors};
 use crate::error::Result;
