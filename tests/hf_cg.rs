@@ -1,11 +1,15 @@
 //! Linear CG: exact solutions of small SPD systems, Martens' stopping rule on
-//! hand-computed φ sequences, the exact backtracking grid, and preconditioning.
+//! hand-computed φ sequences, the exact backtracking grid, preconditioning,
+//! and the same CG loop over a vector space with another summation order.
+
+mod hf_common;
 
 use hessfree::hf::cg::{
-    self, iterate_grid, progress_window, relative_progress_stop, CgOptions, CgStop,
+    self, iterate_grid, progress_window, relative_progress_stop, CgOptions, CgResult, CgStop,
 };
 use hessfree::rng::Rng;
 use hessfree::Result;
+use hf_common::SerialSpace;
 
 /// A dense symmetric matrix as a CG operator (products in f64, stored f32).
 struct Dense {
@@ -375,4 +379,80 @@ fn preconditioning_changes_iterates_and_cuts_iterations() {
         plain.iterations,
         plain.phi.last().unwrap()
     );
+}
+
+/// Solves with the library's host space and with [`SerialSpace`] (serial
+/// sums, as a device space has its own order) and checks that the loop takes
+/// the same path: same stop, iterations, products and kept iterates, φ and
+/// the iterates equal up to rounding.
+/// An operator `out = A·v` as a closure.
+type Operator<'a> = dyn FnMut(&[f32], &mut [f32]) -> Result<()> + 'a;
+
+fn same_path_in_both_spaces(
+    op: &mut Operator<'_>,
+    b: &[f32],
+    x0: &[f32],
+    m: Option<&[f32]>,
+    opts: &CgOptions,
+) -> CgResult {
+    let mut host_op = |v: &[f32], out: &mut [f32]| op(v, out);
+    let host = cg::solve(&mut host_op, b, x0, m, opts).unwrap();
+    let mut space = SerialSpace::new(|v: &[f32], out: &mut [f32]| op(v, out), b, m);
+    let serial = cg::solve_in(&mut space, x0, opts).unwrap();
+    assert_eq!(
+        (serial.stop, serial.iterations, serial.products),
+        (host.stop, host.iterations, host.products)
+    );
+    let kept = |r: &CgResult| r.iterates.iter().map(|(k, _)| *k).collect::<Vec<_>>();
+    assert_eq!(kept(&serial), kept(&host));
+    for (i, (s, h)) in serial.phi.iter().zip(&host.phi).enumerate() {
+        let scale = h.abs().max(1e-12);
+        assert!((s - h).abs() / scale < 1e-5, "φ_{i}: {s} vs {h}");
+    }
+    for ((k, xs), (_, xh)) in serial.iterates.iter().zip(&host.iterates) {
+        let scale = xh.iter().fold(1e-12f32, |m, v| m.max(v.abs()));
+        let diff = xs
+            .iter()
+            .zip(xh)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(diff / scale < 1e-4, "iterate {k}: max difference {diff}");
+    }
+    host
+}
+
+#[test]
+fn the_cg_loop_takes_the_same_path_in_another_vector_space() {
+    let n = 40;
+    let mut a = Dense::random_spd(n, 0.05, 9);
+    let mut rng = Rng::new(10);
+    let b: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+    let m: Vec<f32> = (0..n).map(|_| 0.5 + rng.uniform() as f32).collect();
+    let warm: Vec<f32> = (0..n).map(|_| 0.1 * rng.normal() as f32).collect();
+    let mut dense = |v: &[f32], out: &mut [f32]| cg::LinearOperator::apply(&mut a, v, out);
+    // Martens' stopping rule, with and without preconditioner and warm start.
+    let progress = same_path_in_both_spaces(&mut dense, &b, &warm, Some(&m), &CgOptions::default());
+    assert_eq!(progress.stop, CgStop::RelativeProgress);
+    let cold = same_path_in_both_spaces(&mut dense, &b, &vec![0.0; n], None, &CgOptions::default());
+    assert_eq!(cold.stop, CgStop::RelativeProgress);
+    // The iteration cap.
+    let capped = CgOptions {
+        max_iters: 7,
+        ..CgOptions::default()
+    };
+    let r = same_path_in_both_spaces(&mut dense, &b, &warm, Some(&m), &capped);
+    assert_eq!((r.stop, r.iterations), (CgStop::MaxIterations, 7));
+    // A zero right-hand side from zero: converged before any product.
+    let r = same_path_in_both_spaces(&mut dense, &vec![0.0; n], &vec![0.0; n], None, &capped);
+    assert_eq!((r.stop, r.products), (CgStop::Converged, 0));
+    // Negative curvature after a few steps: diag(1, 2, …, −1).
+    let mut indefinite = |v: &[f32], out: &mut [f32]| -> Result<()> {
+        let last = v.len() - 1;
+        for (i, (o, &x)) in out.iter_mut().zip(v).enumerate() {
+            *o = if i == last { -x } else { (i + 1) as f32 * x };
+        }
+        Ok(())
+    };
+    let ones = [1.0f32; 6];
+    let r = same_path_in_both_spaces(&mut indefinite, &ones, &[0.0; 6], None, &capped);
+    assert_eq!(r.stop, CgStop::NegativeCurvature);
 }

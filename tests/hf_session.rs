@@ -3,10 +3,10 @@
 
 mod hf_common;
 
-use hessfree::hf::cg::{self, CgOptions, CgResult, CgSpace, CgState, DampedSystem};
+use hessfree::hf::cg::{self, CgOptions, CgResult, DampedSystem};
 use hessfree::hf::{ChunkOrder, Control, HfConfig, Objective, RejectReason, Session, Termination};
 use hessfree::ErrorKind;
-use hf_common::{Faulty, Logistic, Rosenbrock};
+use hf_common::{Faulty, Logistic, Rosenbrock, SerialSpace};
 
 fn temp_path(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("hessfree-hf-test-{}", std::process::id()));
@@ -391,84 +391,6 @@ fn bad_inputs_are_errors() {
     assert_eq!(e.kind(), ErrorKind::OutOfRange);
 }
 
-/// A CG space of the test's own: plain `Vec<f32>` vectors with serial f64
-/// sums (a different summation order from the library's host space, as a
-/// GPU's is), over an objective's undamped products plus λ.
-struct SerialSpace<'a, O> {
-    objective: &'a mut O,
-    lambda: f64,
-    b: &'a [f32],
-    m: Option<&'a [f32]>,
-}
-
-fn serial_dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
-}
-
-impl<O: Objective> SerialSpace<'_, O> {
-    fn damped(&mut self, v: &[f32], out: &mut [f32]) -> hessfree::Result<()> {
-        self.objective.curvature_product(v, out)?;
-        for (o, &vi) in out.iter_mut().zip(v) {
-            *o = (*o as f64 + self.lambda * vi as f64) as f32;
-        }
-        Ok(())
-    }
-
-    fn precondition(&self, s: &mut CgState<Vec<f32>>) -> (f64, f64) {
-        for (i, y) in s.y.iter_mut().enumerate() {
-            *y = self.m.map_or(s.r[i], |m| s.r[i] / m[i]);
-        }
-        let rb: Vec<f32> = s.r.iter().zip(self.b).map(|(&r, &b)| r - b).collect();
-        (serial_dot(&s.r, &s.y), 0.5 * serial_dot(&s.x, &rb))
-    }
-}
-
-impl<O: Objective> CgSpace for SerialSpace<'_, O> {
-    type Vector = Vec<f32>;
-    fn len(&self) -> usize {
-        self.b.len()
-    }
-    fn upload(&mut self, x: &[f32]) -> hessfree::Result<Vec<f32>> {
-        Ok(x.to_vec())
-    }
-    fn zeros(&mut self) -> hessfree::Result<Vec<f32>> {
-        Ok(vec![0.0; self.b.len()])
-    }
-    fn download(&mut self, x: &Vec<f32>) -> hessfree::Result<Vec<f32>> {
-        Ok(x.clone())
-    }
-    fn residual_product(&mut self, s: &mut CgState<Vec<f32>>) -> hessfree::Result<()> {
-        self.damped(&s.x, &mut s.r)
-    }
-    fn start(&mut self, s: &mut CgState<Vec<f32>>) -> hessfree::Result<(f64, f64)> {
-        for (r, &b) in s.r.iter_mut().zip(self.b) {
-            *r -= b;
-        }
-        let sums = self.precondition(s);
-        for (p, &y) in s.p.iter_mut().zip(&s.y) {
-            *p = -y;
-        }
-        Ok(sums)
-    }
-    fn curvature_along_direction(&mut self, s: &mut CgState<Vec<f32>>) -> hessfree::Result<f64> {
-        self.damped(&s.p, &mut s.ap)?;
-        Ok(serial_dot(&s.p, &s.ap))
-    }
-    fn update(&mut self, alpha: f64, s: &mut CgState<Vec<f32>>) -> hessfree::Result<(f64, f64)> {
-        for i in 0..s.x.len() {
-            s.x[i] = (s.x[i] as f64 + alpha * s.p[i] as f64) as f32;
-            s.r[i] = (s.r[i] as f64 + alpha * s.ap[i] as f64) as f32;
-        }
-        Ok(self.precondition(s))
-    }
-    fn next_direction(&mut self, beta: f64, s: &mut CgState<Vec<f32>>) -> hessfree::Result<()> {
-        for (p, &y) in s.p.iter_mut().zip(&s.y) {
-            *p = (-(y as f64) + beta * *p as f64) as f32;
-        }
-        Ok(())
-    }
-}
-
 /// An objective that offers its own damped CG solve (as the CUDA backend
 /// does), counting solves and the products asked of it directly.
 struct OwnSolver<O> {
@@ -500,12 +422,15 @@ impl<O: Objective> Objective for OwnSolver<O> {
         opts: &CgOptions,
     ) -> hessfree::Result<Option<CgResult>> {
         self.solves += 1;
-        let mut space = SerialSpace {
-            objective: &mut self.inner,
-            lambda: system.lambda,
-            b: system.b,
-            m: system.precond,
+        let (inner, lambda) = (&mut self.inner, system.lambda);
+        let damped = |v: &[f32], out: &mut [f32]| -> hessfree::Result<()> {
+            inner.curvature_product(v, out)?;
+            for (o, &vi) in out.iter_mut().zip(v) {
+                *o = (*o as f64 + lambda * vi as f64) as f32;
+            }
+            Ok(())
         };
+        let mut space = SerialSpace::new(damped, system.b, system.precond);
         cg::solve_in(&mut space, x0, opts).map(Some)
     }
 }

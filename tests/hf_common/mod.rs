@@ -1,8 +1,10 @@
 //! Test objectives shared by the `hf_*` integration tests: the extended
-//! Rosenbrock function, a chunked logistic regression, and a wrapper that
-//! injects NaN results or errors at chosen calls.
+//! Rosenbrock function, a chunked logistic regression, a wrapper that
+//! injects NaN results or errors at chosen calls, and a CG space with its own
+//! summation order.
 #![allow(dead_code)]
 
+use hessfree::hf::cg::{CgSpace, CgState};
 use hessfree::hf::{Chunk, CurvatureKind, Metrics, Objective};
 use hessfree::rng::Rng;
 use hessfree::{Error, Result};
@@ -455,6 +457,81 @@ impl<O: Objective> Objective for Faulty<O> {
         self.inner.curvature_product(v, out)?;
         if self.nan_product.contains(&call) {
             out[0] = f32::NAN;
+        }
+        Ok(())
+    }
+}
+
+/// A CG space of the tests' own: plain `Vec<f32>` vectors with serial f64
+/// sums (a different summation order from the library's host space, as a
+/// GPU's is), over any operator `out = A·v`.
+pub struct SerialSpace<'a, A> {
+    op: A,
+    b: &'a [f32],
+    m: Option<&'a [f32]>,
+}
+
+impl<'a, A: FnMut(&[f32], &mut [f32]) -> Result<()>> SerialSpace<'a, A> {
+    /// The system `op(x) = b` with preconditioner `m` (`y = r / m`).
+    pub fn new(op: A, b: &'a [f32], m: Option<&'a [f32]>) -> Self {
+        SerialSpace { op, b, m }
+    }
+
+    /// `y = r / m`; returns `(rᵀy, φ(x))`.
+    fn precondition(&self, s: &mut CgState<Vec<f32>>) -> (f64, f64) {
+        for (i, y) in s.y.iter_mut().enumerate() {
+            *y = self.m.map_or(s.r[i], |m| s.r[i] / m[i]);
+        }
+        let rb: Vec<f32> = s.r.iter().zip(self.b).map(|(&r, &b)| r - b).collect();
+        (serial_dot(&s.r, &s.y), 0.5 * serial_dot(&s.x, &rb))
+    }
+}
+
+fn serial_dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+}
+
+impl<A: FnMut(&[f32], &mut [f32]) -> Result<()>> CgSpace for SerialSpace<'_, A> {
+    type Vector = Vec<f32>;
+    fn len(&self) -> usize {
+        self.b.len()
+    }
+    fn upload(&mut self, x: &[f32]) -> Result<Vec<f32>> {
+        Ok(x.to_vec())
+    }
+    fn zeros(&mut self) -> Result<Vec<f32>> {
+        Ok(vec![0.0; self.b.len()])
+    }
+    fn download(&mut self, x: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(x.clone())
+    }
+    fn residual_product(&mut self, s: &mut CgState<Vec<f32>>) -> Result<()> {
+        (self.op)(&s.x, &mut s.r)
+    }
+    fn start(&mut self, s: &mut CgState<Vec<f32>>) -> Result<(f64, f64)> {
+        for (r, &b) in s.r.iter_mut().zip(self.b) {
+            *r -= b;
+        }
+        let sums = self.precondition(s);
+        for (p, &y) in s.p.iter_mut().zip(&s.y) {
+            *p = -y;
+        }
+        Ok(sums)
+    }
+    fn curvature_along_direction(&mut self, s: &mut CgState<Vec<f32>>) -> Result<f64> {
+        (self.op)(&s.p, &mut s.ap)?;
+        Ok(serial_dot(&s.p, &s.ap))
+    }
+    fn update(&mut self, alpha: f64, s: &mut CgState<Vec<f32>>) -> Result<(f64, f64)> {
+        for i in 0..s.x.len() {
+            s.x[i] = (s.x[i] as f64 + alpha * s.p[i] as f64) as f32;
+            s.r[i] = (s.r[i] as f64 + alpha * s.ap[i] as f64) as f32;
+        }
+        Ok(self.precondition(s))
+    }
+    fn next_direction(&mut self, beta: f64, s: &mut CgState<Vec<f32>>) -> Result<()> {
+        for (p, &y) in s.p.iter_mut().zip(&s.y) {
+            *p = (-(y as f64) + beta * *p as f64) as f32;
         }
         Ok(())
     }
