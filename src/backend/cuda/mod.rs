@@ -926,10 +926,17 @@ impl Backend for CudaBackend {
         }
         self.gpu.bind()?;
         let p = self.spec.num_params();
-        self.check_fits(
+        let fits = self.check_fits(
             cg_device_bytes(p),
             &format!("CG's {CG_DEVICE_VECTORS} vectors of {p} parameters"),
-        )?;
+        );
+        match fits {
+            // Too little device memory left (say, after a chunk grew): the
+            // host loop over the same products computes the same solve, only
+            // with the vectors crossing the bus, so the run goes on.
+            Err(e) if e.kind() == ErrorKind::ResourceLimit => return Ok(None),
+            other => other?,
+        }
         let mut space = DeviceSpace::new(self, system, weight_cost)?;
         hf_cg::solve_in(&mut space, x0, opts).map(Some)
     }
