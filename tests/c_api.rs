@@ -24,6 +24,9 @@ mod table;
 #[path = "support/built_library.rs"]
 mod built_library;
 use built_library::{built_artifact, crate_dir, shared_library_name, STATIC_LINK_ARGS};
+#[path = "support/tools.rs"]
+mod tools;
+use tools::have;
 
 /// How a program is built and run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -255,13 +258,6 @@ fn run_all(variant: Variant) {
         "C host programs ({}): {total} checks passed",
         variant.name()
     );
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 #[test]

@@ -23,6 +23,10 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "support/tools.rs"]
+mod tools;
+use tools::have;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn read(path: &Path) -> String {
@@ -33,12 +37,7 @@ fn read(path: &Path) -> String {
 fn find_clang() -> Option<String> {
     let mut names = vec!["clang".to_string()];
     names.extend((14..=19).rev().map(|v| format!("clang-{v}")));
-    names.into_iter().find(|name| {
-        Command::new(name)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
+    names.into_iter().find(|name| have(name))
 }
 
 /// The text between the first `open` after `start` and its closing `close`.

@@ -23,6 +23,9 @@ mod table;
 #[path = "support/built_library.rs"]
 mod built_library;
 use built_library::{built_artifact, crate_dir, STATIC_LINK_ARGS};
+#[path = "support/tools.rs"]
+mod tools;
+use tools::have;
 
 /// `libhessfree.a` of this build.
 fn static_lib() -> PathBuf {
@@ -36,13 +39,6 @@ fn show(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// A scratch folder of this test (emptied first, so no stale MEX file).
