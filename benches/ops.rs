@@ -13,7 +13,8 @@
 use std::time::Instant;
 
 use hessfree::curvature::{
-    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, set_threads, threads,
+    accumulate_gradient, batch_loss, curvature_product, forward, output_delta, set_threads, sgemm,
+    sgemm_name, threads,
 };
 use hessfree::net::NetSpec;
 use hessfree::rng::Rng;
@@ -80,9 +81,29 @@ fn row_blocks(rows: usize, k: usize) -> Vec<(usize, usize)> {
     out
 }
 
+/// A single-threaded `c = alpha·a·b + beta·c`.
+type GemmFn = fn(f32, &ArrayView2<f32>, &ArrayView2<f32>, f32, &mut ArrayViewMut2<f32>);
+
+/// The library's GEMM (see `sgemm_name`).
+const LIBRARY: GemmFn = |alpha, a, b, beta, c| sgemm(alpha, a, b, beta, c);
+/// matrixmultiply through ndarray, which the library used before its own kernel.
+const MATRIXMULTIPLY: GemmFn = |alpha, a, b, beta, c| general_mat_mul(alpha, a, b, beta, c);
+
 /// `c = a·b + beta·c` with the rows of `c` split over `k` threads, each a
-/// single-threaded matrixmultiply call (the library's scheme).
+/// single-threaded call of the library's GEMM (the library's scheme).
 fn par_gemm(k: usize, a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c: &mut Array2<f32>) {
+    par_gemm_with(LIBRARY, k, a, b, beta, c)
+}
+
+/// [`par_gemm`] with a given single-threaded GEMM.
+fn par_gemm_with(
+    gemm: GemmFn,
+    k: usize,
+    a: &ArrayView2<f32>,
+    b: &ArrayView2<f32>,
+    beta: f32,
+    c: &mut Array2<f32>,
+) {
     let plan = row_blocks(c.nrows(), k);
     std::thread::scope(|scope| {
         let mut rest: ArrayViewMut2<f32> = c.view_mut();
@@ -90,7 +111,7 @@ fn par_gemm(k: usize, a: &ArrayView2<f32>, b: &ArrayView2<f32>, beta: f32, c: &m
             let (mut block, tail) = rest.split_at(Axis(0), len);
             rest = tail;
             let a_rows = a.slice(s![start..start + len, ..]);
-            scope.spawn(move || general_mat_mul(1.0, &a_rows, b, beta, &mut block));
+            scope.spawn(move || gemm(1.0, &a_rows, b, beta, &mut block));
         }
     });
 }
@@ -235,8 +256,12 @@ impl Shape {
     fn flop(&self) -> f64 {
         2.0 * (self.m * self.k * self.n) as f64
     }
-    /// Median timing with `threads` row blocks.
+    /// Median timing of the library's GEMM with `threads` row blocks.
     fn time(&self, threads: usize, reps: usize) -> Timing {
+        self.time_with(LIBRARY, threads, reps)
+    }
+    /// Median timing of `gemm` with `threads` row blocks.
+    fn time_with(&self, gemm: GemmFn, threads: usize, reps: usize) -> Timing {
         let mut rng = Rng::new(9);
         let a = if self.transposed {
             random(&mut rng, self.k, self.m)
@@ -246,7 +271,9 @@ impl Shape {
         let b = random(&mut rng, self.k, self.n);
         let mut c = Array2::zeros((self.m, self.n));
         let a = if self.transposed { a.t() } else { a.view() };
-        time_ms(reps, || par_gemm(threads, &a, &b.view(), 0.0, &mut c))
+        time_ms(reps, || {
+            par_gemm_with(gemm, threads, &a, &b.view(), 0.0, &mut c)
+        })
     }
 }
 
@@ -284,12 +311,16 @@ fn gemm_table(n: usize) {
         (250, n, 30, true),
     ];
     let t = threads();
-    println!("\n## GEMM shapes (matrixmultiply sgemm), MNIST autoencoder, chunk {n}");
     println!(
-        "| shape | 1 thread (ms) | GFLOP/s | GFLOP/s per CPU-second | \
-         {t} threads (ms) | GFLOP/s | GFLOP/s per CPU-second |"
+        "\n## GEMM shapes, MNIST autoencoder, chunk {n}: the library's GEMM ({}) \
+         against matrixmultiply",
+        sgemm_name()
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| shape | matrixmultiply, 1 thread (ms) | GFLOP/s | library, 1 thread (ms) | GFLOP/s | \
+         library, {t} threads (ms) | GFLOP/s | GFLOP/s per CPU-second |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (m, k, nn, transposed) in shapes {
         let shape = Shape {
             m,
@@ -297,14 +328,16 @@ fn gemm_table(n: usize) {
             n: nn,
             transposed,
         };
+        let reference = shape.time_with(MATRIXMULTIPLY, 1, 5);
         let (one, many) = (shape.time(1, 5), shape.time(t, 5));
         let f = shape.flop();
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
             shape.name(),
+            reference.wall,
+            gflops(f, reference.wall),
             one.wall,
             gflops(f, one.wall),
-            gflops(f, one.cpu),
             many.wall,
             gflops(f, many.wall),
             gflops(f, many.cpu),

@@ -12,7 +12,8 @@
 //! millisecond or less each, and spawning a thread per call (as
 //! `std::thread::scope` does) cost more CPU than many of the calls' work.
 //!
-//! matrixmultiply itself runs single-threaded inside each block: ndarray is
+//! The GEMM (the library's own f32 kernel, or matrixmultiply) runs
+//! single-threaded inside each block. For matrixmultiply, ndarray is
 //! built without its `matrixmultiply-threading` feature. (With it,
 //! matrixmultiply started one thread per physical core inside *every* block
 //! unless `MATMUL_NUM_THREADS` was set, oversubscribing the cores and spinning
@@ -24,7 +25,6 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 use parking_lot::{Condvar, Mutex};
 
@@ -64,7 +64,9 @@ pub fn threads() -> usize {
     }
 }
 
-/// Block boundaries are multiples of this many rows. matrixmultiply treats
+/// Block boundaries are multiples of this many rows. The library's own f32
+/// GEMM gives the same bits for any split; matrixmultiply (f64, and f32 on
+/// CPUs without AVX2/FMA) treats
 /// edge tiles (and the scaling by alpha there) differently from full ones;
 /// boundaries on a multiple of its register tile keep every tile of a block
 /// a tile of the whole matrix, so every element's arithmetic is identical
@@ -405,7 +407,7 @@ pub(crate) fn gemm_tn<T: Real>(
 ) {
     let plan = plan(c.nrows(), 16);
     if plan.len() == 1 {
-        general_mat_mul(alpha, &a.t(), b, beta, c);
+        T::gemm(alpha, &a.t(), b, beta, c);
         return;
     }
     let mut jobs = Vec::with_capacity(plan.len());
@@ -414,7 +416,7 @@ pub(crate) fn gemm_tn<T: Real>(
         let (mut block, tail) = rest.split_at(Axis(0), len);
         rest = tail;
         let a_cols = a.slice(s![.., start..start + len]);
-        jobs.push(move || general_mat_mul(alpha, &a_cols.t(), b, beta, &mut block));
+        jobs.push(move || T::gemm(alpha, &a_cols.t(), b, beta, &mut block));
     }
     run_all(jobs);
 }
@@ -550,7 +552,7 @@ mod tests {
                 let mut z = Array2::<f32>::zeros((n, q));
                 for_row_blocks(&mut z, |r0, mut zb| {
                     let rows = s![r0..r0 + zb.nrows(), ..];
-                    general_mat_mul(alpha, &a.slice(rows), &w, 0.0, &mut zb);
+                    f32::gemm(alpha, &a.slice(rows), &w.view(), 0.0, &mut zb);
                 });
                 (c, z)
             };

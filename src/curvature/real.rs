@@ -1,6 +1,7 @@
 //! The floating-point types the numerical kernels run in.
 
-use ndarray::LinalgScalar;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2, LinalgScalar};
 use num_traits::Float;
 
 /// `f32` (storage and GEMMs in training) or `f64` (derivative checks).
@@ -16,6 +17,18 @@ pub trait Real: LinalgScalar + Float + Send + Sync + std::fmt::Debug + 'static {
         for v in xs.iter_mut() {
             *v = Self::one() / (Self::one() + (-*v).exp());
         }
+    }
+    /// `c = alpha·a·b + beta·c` (with `beta = 0`, `c` is not read).
+    /// `f64` uses matrixmultiply through ndarray; `f32` the project's own
+    /// AVX2/FMA kernel where the CPU has it (see `gemm`).
+    fn gemm(
+        alpha: Self,
+        a: &ArrayView2<Self>,
+        b: &ArrayView2<Self>,
+        beta: Self,
+        c: &mut ArrayViewMut2<Self>,
+    ) {
+        general_mat_mul(alpha, a, b, beta, c)
     }
     /// `out[i] = log(1 + e^z[i])` in f64 for the elements both slices have.
     /// `f64` uses libm's `exp` and `log1p`; `f32` a vectorised version
@@ -40,6 +53,15 @@ impl Real for f32 {
     }
     fn softplus_into(z: &[Self], out: &mut [f64]) {
         super::fastmath::softplus_f32_to_f64(z, out)
+    }
+    fn gemm(
+        alpha: Self,
+        a: &ArrayView2<Self>,
+        b: &ArrayView2<Self>,
+        beta: Self,
+        c: &mut ArrayViewMut2<Self>,
+    ) {
+        super::gemm::sgemm(alpha, a, b, beta, c)
     }
 }
 

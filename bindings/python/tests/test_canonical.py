@@ -55,7 +55,14 @@ def c_line(root: Path, include: Path, tmp_path: Path) -> str:
     ]
     built = subprocess.run(cmd, capture_output=True, text=True)
     assert built.returncode == 0, f"{' '.join(cmd)}\n{built.stderr}"
-    ran = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
+    # The run path is searched after LD_LIBRARY_PATH (cargo test sets one
+    # that lists target/release, which may hold an older build): put the
+    # binding's library directory first, so both sides run the same library.
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        p for p in (libdir, env.get("LD_LIBRARY_PATH")) if p
+    )
+    ran = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300, env=env)
     assert ran.returncode == 0, ran.stderr
     return ran.stdout.strip()
 
