@@ -301,8 +301,13 @@ unsafe fn pack_a_block(a: Strided, i0: usize, mc: usize, p0: usize, kc: usize, o
             // values are adjacent.
             for p in 0..kc {
                 let src = first.offset(p as isize * a.col);
-                for i in 0..rows {
-                    *panel.get_unchecked_mut(p * MR + i) = *src.add(i);
+                if rows == MR {
+                    let group: &[f32; MR] = &*(src as *const [f32; MR]);
+                    panel[p * MR..(p + 1) * MR].copy_from_slice(group);
+                } else {
+                    for i in 0..rows {
+                        *panel.get_unchecked_mut(p * MR + i) = *src.add(i);
+                    }
                 }
             }
         } else {
