@@ -241,7 +241,11 @@ fn depth_block(k: usize) -> usize {
 /// straddle two).
 fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     const LINE_FLOATS: usize = 16;
-    buf.resize(len + LINE_FLOATS, 0.0);
+    // Grow only: shrinking and regrowing would zero the regrown part on
+    // every call that follows a smaller one.
+    if buf.len() < len + LINE_FLOATS {
+        buf.resize(len + LINE_FLOATS, 0.0);
+    }
     let skip = buf.as_ptr().align_offset(LINE_FLOATS * 4).min(LINE_FLOATS);
     &mut buf[skip..skip + len]
 }
