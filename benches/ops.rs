@@ -4,7 +4,8 @@
 //! kernels), measured in the same run; then the throughput of the individual
 //! GEMM shapes.
 //!
-//! Run: `cargo bench --bench ops` (optionally `-- mnist`, `-- curves`, `-- gemm`;
+//! Run: `cargo bench --bench ops` (optionally `-- mnist`, `-- curves`, `-- small`
+//! (the time-to-target net of `benches/compare` at its 250-example chunk), `-- gemm`;
 //! `-- profile` runs only the library operations, for a sampling profiler).
 //! Threads: `HESSFREE_THREADS` (default: one per core). Wall times are medians;
 //! the CPU column is the process CPU time of the same runs, which is what to
@@ -348,10 +349,37 @@ fn gemm_table(n: usize) {
 fn bench(name: &str, encoder: &[usize], n: usize) {
     let problem = OpProblem::new(encoder, n).unwrap();
     let spec = &problem.spec;
-    let reps = 5;
+    // Milliseconds-long operations need more runs for a stable median.
+    let reps = if n <= 1000 { 101 } else { 5 };
     let [(t_fwd, fwd_flop), (t_grad, grad_flop), (t_gv, gv_flop)] =
         problem.time_ops(|f| time_ms(reps, f));
 
+    println!(
+        "\n## {name} autoencoder {}, chunk {n}, {} parameters, {} threads",
+        spec.describe(),
+        spec.num_params(),
+        threads()
+    );
+    if n <= 1000 {
+        // The GEMMs-alone harness starts its threads per call, which costs
+        // more than a GEMM this small: only the library's own times mean
+        // anything here.
+        println!("| operation | time (ms) | GFLOP/s (effective) | CPU time (ms) |");
+        println!("|---|---|---|---|");
+        for (op, t, flop) in [
+            ("forward", t_fwd, fwd_flop),
+            ("gradient (forward + backward)", t_grad, grad_flop),
+            ("G·v (cached activations)", t_gv, gv_flop),
+        ] {
+            println!(
+                "| {op} | {:.2} | {:.1} | {:.2} |",
+                t.wall,
+                gflops(flop, t.wall),
+                t.cpu
+            );
+        }
+        return;
+    }
     let mut g = Gemms::new(spec, n);
     let g_fwd = time_ms(reps, || g.forward());
     let g_grad = time_ms(reps, || {
@@ -364,12 +392,6 @@ fn bench(name: &str, encoder: &[usize], n: usize) {
     });
     g.check_finite(name);
 
-    println!(
-        "\n## {name} autoencoder {}, chunk {n}, {} parameters, {} threads",
-        spec.describe(),
-        spec.num_params(),
-        threads()
-    );
     println!(
         "| operation | time (ms) | GEMMs alone (ms) | ratio | GFLOP/s (effective) \
          | CPU time (ms) | GEMMs alone CPU (ms) | CPU ratio |"
@@ -428,6 +450,10 @@ fn main() {
     }
     if want("mnist") {
         bench("MNIST", &[784, 1000, 500, 250, 30], 7500);
+    }
+    if want("small") {
+        // The time-to-target problem of benches/compare: its curvature chunk.
+        bench("Small CURVES-like", &[784, 200, 50, 6], 250);
     }
     if want("gemm") {
         gemm_table(7500);
