@@ -65,14 +65,10 @@ where
     let mut z = Array2::zeros((a.nrows(), w.ncols()));
     for_row_blocks(&mut z, |r0, mut zb| {
         let rows = s![r0..r0 + zb.nrows(), ..];
-        let beta = match b {
-            Some(b) => {
-                zb.rows_mut().into_iter().for_each(|mut r| r.assign(b));
-                T::one()
-            }
-            None => T::zero(),
-        };
-        T::gemm(T::one(), &a.slice(rows), w, beta, &mut zb);
+        match b {
+            Some(b) => T::gemm_bias(&a.slice(rows), w, b, &mut zb),
+            None => T::gemm(T::one(), &a.slice(rows), w, T::zero(), &mut zb),
+        }
         if let Some((a2, w2)) = extra {
             T::gemm(T::one(), &a2.slice(rows), w2, T::one(), &mut zb);
         }

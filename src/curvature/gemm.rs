@@ -28,7 +28,7 @@
 //! `HESSFREE_GEMM=matrixmultiply` (read once), for comparisons.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 
 /// Rows of `c` in one kernel tile (one broadcast of `a` each).
 const MR: usize = 6;
@@ -54,23 +54,68 @@ pub fn sgemm(
     beta: f32,
     c: &mut ArrayViewMut2<f32>,
 ) {
-    let (m, k) = a.dim();
-    let (k2, n) = b.dim();
+    check_shapes(a, b, c);
+    if !kernel_available() {
+        return general_mat_mul(alpha, a, b, beta, c);
+    }
+    if a.ncols() == 0 || alpha == 0.0 {
+        return scale(beta, c);
+    }
+    run(alpha, a, b, Start::Scaled(beta), c);
+}
+
+/// `c = a·b + 1·biasᵀ` (every row of `c` starts from `bias`) in `f32` on one
+/// thread; `c` is not read. The same bits as filling each row of `c` with
+/// `bias` and calling [`sgemm`] with `beta = 1`, without that extra pass
+/// over `c` (the kernel adds the bias where it first writes each tile).
+/// Panics if the shapes do not agree.
+pub fn sgemm_bias(
+    a: &ArrayView2<f32>,
+    b: &ArrayView2<f32>,
+    bias: &ArrayView1<f32>,
+    c: &mut ArrayViewMut2<f32>,
+) {
+    check_shapes(a, b, c);
+    assert_eq!(bias.len(), c.ncols(), "gemm bias length");
+    let contiguous_bias = bias.as_slice();
+    if !kernel_available() || a.ncols() == 0 || contiguous_bias.is_none() {
+        c.rows_mut().into_iter().for_each(|mut r| r.assign(bias));
+        return sgemm(1.0, a, b, 1.0, c);
+    }
+    let bias = contiguous_bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
+    run(1.0, a, b, Start::Bias(bias), c);
+}
+
+fn check_shapes(a: &ArrayView2<f32>, b: &ArrayView2<f32>, c: &ArrayViewMut2<f32>) {
     assert!(
-        k == k2 && c.dim() == (m, n),
+        a.ncols() == b.nrows() && c.dim() == (a.nrows(), b.ncols()),
         "gemm shapes: a {:?}, b {:?}, c {:?}",
         a.dim(),
         b.dim(),
         c.dim()
     );
-    if !kernel_available() {
-        return general_mat_mul(alpha, a, b, beta, c);
-    }
+}
+
+/// What the first depth block adds its product to.
+#[derive(Clone, Copy)]
+enum Start {
+    /// `beta·c` (`c` unread when `beta` is 0).
+    Scaled(f32),
+    /// The row vector at this pointer (one value per column of `c`).
+    Bias(*const f32),
+}
+
+/// The kernel path of [`sgemm`] and [`sgemm_bias`], for checked shapes and
+/// a depth of at least one.
+fn run(
+    alpha: f32,
+    a: &ArrayView2<f32>,
+    b: &ArrayView2<f32>,
+    start: Start,
+    c: &mut ArrayViewMut2<f32>,
+) {
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 || alpha == 0.0 {
-        scale(beta, c);
         return;
     }
     let a = Strided::of(a.as_ptr(), a.strides());
@@ -81,10 +126,10 @@ pub fn sgemm(
         let mut packs = packs.borrow_mut();
         let Packs { a: pa, b: pb } = &mut *packs;
         // SAFETY: the views' pointers and strides address m×k, k×n and m×n
-        // elements (ndarray's invariant); `c` is borrowed mutably, so no
-        // other reference sees it while it is written; the kernel runs only
-        // where `kernel_available` found AVX2 and FMA.
-        unsafe { blocked((m, k, n), alpha, a, b, beta, (c_ptr, rsc, csc), pa, pb) }
+        // elements (ndarray's invariant), a bias n values; `c` is borrowed
+        // mutably, so no other reference sees it while it is written; the
+        // kernel runs only where `kernel_available` found AVX2 and FMA.
+        unsafe { blocked((m, k, n), alpha, a, b, start, (c_ptr, rsc, csc), pa, pb) }
     });
 }
 
@@ -188,7 +233,7 @@ unsafe fn blocked(
     alpha: f32,
     a: Strided,
     b: Strided,
-    beta: f32,
+    start: Start,
     (c, rsc, csc): (*mut f32, isize, isize),
     pack_a: &mut Vec<f32>,
     pack_b: &mut Vec<f32>,
@@ -199,8 +244,13 @@ unsafe fn blocked(
         let depth = depth_block(k);
         for p0 in (0..k).step_by(depth) {
             let kc = depth.min(k - p0);
-            // The first depth block applies beta; later ones add to c.
-            let beta_here = if p0 == 0 { beta } else { 1.0 };
+            // The first depth block starts from beta·c or the bias; later
+            // ones add to c.
+            let (beta_here, bias) = match start {
+                Start::Scaled(beta) if p0 == 0 => (beta, std::ptr::null()),
+                Start::Bias(bias) if p0 == 0 => (1.0, bias.add(j0)),
+                _ => (1.0, std::ptr::null()),
+            };
             let pb = aligned(pack_b, panels_b * kc * NR);
             pack_b_block(b, p0, kc, j0, nc, pb);
             for i0 in (0..m).step_by(MC) {
@@ -216,10 +266,16 @@ unsafe fn blocked(
                         let ap = pa.as_ptr().add(r * kc * MR);
                         let tile =
                             c.offset((i0 + r * MR) as isize * rsc + (j0 + q * NR) as isize * csc);
-                        if rows == MR && cols == NR && csc == 1 {
-                            kernel(kc, ap, bp, alpha, beta_here, tile, rsc);
+                        let bias = if bias.is_null() {
+                            bias
                         } else {
-                            edge_tile(kc, ap, bp, alpha, beta_here, (tile, rsc, csc), rows, cols);
+                            bias.add(q * NR)
+                        };
+                        if rows == MR && cols == NR && csc == 1 {
+                            kernel(kc, ap, bp, alpha, (beta_here, bias), tile, rsc);
+                        } else {
+                            let start = (beta_here, bias);
+                            edge_tile(kc, ap, bp, alpha, start, (tile, rsc, csc), rows, cols);
                         }
                     }
                 }
@@ -263,21 +319,39 @@ unsafe fn edge_tile(
     ap: *const f32,
     bp: *const f32,
     alpha: f32,
-    beta: f32,
+    (beta, bias): (f32, *const f32),
     (tile, rsc, csc): (*mut f32, isize, isize),
     rows: usize,
     cols: usize,
 ) {
     let mut buf = [0f32; MR * NR];
     let at = |i: usize, j: usize| tile.offset(i as isize * rsc + j as isize * csc);
-    if beta != 0.0 {
+    let mut beta = beta;
+    if !bias.is_null() {
+        // A bias row in the buffer with beta = 1: fma(alpha, sum, 1·bias),
+        // the full tile's fma(alpha, sum, bias).
+        for i in 0..rows {
+            for j in 0..cols {
+                buf[i * NR + j] = *bias.add(j);
+            }
+        }
+        beta = 1.0;
+    } else if beta != 0.0 {
         for i in 0..rows {
             for j in 0..cols {
                 buf[i * NR + j] = *at(i, j);
             }
         }
     }
-    kernel(kc, ap, bp, alpha, beta, buf.as_mut_ptr(), NR as isize);
+    kernel(
+        kc,
+        ap,
+        bp,
+        alpha,
+        (beta, std::ptr::null()),
+        buf.as_mut_ptr(),
+        NR as isize,
+    );
     for i in 0..rows {
         for j in 0..cols {
             *at(i, j) = buf[i * NR + j];
@@ -479,10 +553,12 @@ unsafe fn pack_columns_transposed(_: *const f32, _: isize, _: usize, _: &mut [f3
     unreachable!("the kernel is only selected on x86-64 with AVX2 and FMA")
 }
 
-/// One 6×16 tile: `c = alpha·(a_panel·b_panel) + beta·c` over `kc` steps.
+/// One 6×16 tile: `c = alpha·(a_panel·b_panel) + beta·c` over `kc` steps,
+/// or `+ bias` on every row when `bias` is not null.
 ///
 /// # Safety
-/// `ap` holds `kc·MR` and `bp` `kc·NR` values; `c` addresses a full tile with
+/// `ap` holds `kc·MR` and `bp` `kc·NR` values; a non-null `bias` `NR`
+/// values; `c` addresses a full tile with
 /// row stride `rsc` and unit column stride; the CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
@@ -491,7 +567,7 @@ unsafe fn kernel(
     ap: *const f32,
     bp: *const f32,
     alpha: f32,
-    beta: f32,
+    (beta, bias): (f32, *const f32),
     c: *mut f32,
     rsc: isize,
 ) {
@@ -536,7 +612,9 @@ unsafe fn kernel(
         let ci = c.offset(i as isize * rsc);
         for (h, &sum) in row.iter().enumerate() {
             let cp = ci.add(8 * h);
-            let out = if beta == 0.0 {
+            let out = if !bias.is_null() {
+                _mm256_fmadd_ps(alpha, sum, _mm256_loadu_ps(bias.add(8 * h)))
+            } else if beta == 0.0 {
                 _mm256_mul_ps(alpha, sum)
             } else {
                 _mm256_fmadd_ps(alpha, sum, _mm256_mul_ps(beta_v, _mm256_loadu_ps(cp)))
@@ -547,7 +625,15 @@ unsafe fn kernel(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn kernel(_: usize, _: *const f32, _: *const f32, _: f32, _: f32, _: *mut f32, _: isize) {
+unsafe fn kernel(
+    _: usize,
+    _: *const f32,
+    _: *const f32,
+    _: f32,
+    _: (f32, *const f32),
+    _: *mut f32,
+    _: isize,
+) {
     unreachable!("the kernel is only selected on x86-64 with AVX2 and FMA")
 }
 
@@ -633,6 +719,44 @@ mod tests {
                 );
                 assert_close(&ct.t().to_owned(), &want, k, "column-major c");
             }
+        }
+    }
+
+    #[test]
+    fn bias_start_gives_the_bits_of_a_filled_c_and_beta_one() {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (7, 257, 17),
+            (250, 784, 200),
+            (13, 700, 4100),
+            (5, 0, 3),
+        ] {
+            let (a, b) = (fill(m, k, 0.37), fill(k, n, 0.11));
+            let bias = fill(1, n, 0.9).row(0).to_owned();
+            let mut filled = Array2::from_shape_fn((m, n), |(_, j)| bias[j]);
+            sgemm(1.0, &a.view(), &b.view(), 1.0, &mut filled.view_mut());
+            let mut started = Array2::from_elem((m, n), f32::NAN);
+            sgemm_bias(&a.view(), &b.view(), &bias.view(), &mut started.view_mut());
+            assert!(
+                started
+                    .iter()
+                    .zip(&filled)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{m}x{k}x{n}"
+            );
+            // A bias that is not contiguous takes the fill-then-GEMM path.
+            let wide = Array2::from_shape_fn((n, 2), |(j, _)| bias[j]);
+            let mut strided = Array2::from_elem((m, n), f32::NAN);
+            sgemm_bias(
+                &a.view(),
+                &b.view(),
+                &wide.column(0),
+                &mut strided.view_mut(),
+            );
+            assert!(strided
+                .iter()
+                .zip(&filled)
+                .all(|(x, y)| x.to_bits() == y.to_bits()));
         }
     }
 

@@ -21,7 +21,7 @@ mod real;
 pub use backward::{accumulate_gradient, output_delta};
 pub use finite_diff::{batch_gradient, fd_gradient_check, fd_hessian_vector};
 pub use forward::{batch_loss, forward, Activations, BatchLoss};
-pub use gemm::{sgemm, sgemm_name};
+pub use gemm::{sgemm, sgemm_bias, sgemm_name};
 pub use parallel::{set_threads, threads};
 pub(crate) use products::SharedRows;
 pub use products::{curvature_product, ChunkCache};

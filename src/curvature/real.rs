@@ -1,7 +1,7 @@
 //! The floating-point types the numerical kernels run in.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2, LinalgScalar};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, LinalgScalar};
 use num_traits::Float;
 
 /// `f32` (storage and GEMMs in training) or `f64` (derivative checks).
@@ -29,6 +29,17 @@ pub trait Real: LinalgScalar + Float + Send + Sync + std::fmt::Debug + 'static {
         c: &mut ArrayViewMut2<Self>,
     ) {
         general_mat_mul(alpha, a, b, beta, c)
+    }
+    /// `c = a·b + 1·biasᵀ` (every row of `c` starts from `bias`; `c` is not
+    /// read): the affine part of a layer.
+    fn gemm_bias(
+        a: &ArrayView2<Self>,
+        b: &ArrayView2<Self>,
+        bias: &ArrayView1<Self>,
+        c: &mut ArrayViewMut2<Self>,
+    ) {
+        c.rows_mut().into_iter().for_each(|mut r| r.assign(bias));
+        Self::gemm(Self::one(), a, b, Self::one(), c)
     }
     /// `out[i] = log(1 + e^z[i])` in f64 for the elements both slices have.
     /// `f64` uses libm's `exp` and `log1p`; `f32` a vectorised version
@@ -62,6 +73,14 @@ impl Real for f32 {
         c: &mut ArrayViewMut2<Self>,
     ) {
         super::gemm::sgemm(alpha, a, b, beta, c)
+    }
+    fn gemm_bias(
+        a: &ArrayView2<Self>,
+        b: &ArrayView2<Self>,
+        bias: &ArrayView1<Self>,
+        c: &mut ArrayViewMut2<Self>,
+    ) {
+        super::gemm::sgemm_bias(a, b, bias, c)
     }
 }
 
