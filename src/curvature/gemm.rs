@@ -761,6 +761,33 @@ mod tests {
     }
 
     #[test]
+    fn reversed_and_broadcast_views_are_read_where_they_point() {
+        // Negative strides (reversed axes) and a zero stride (a broadcast
+        // row) must be followed, not assumed away.
+        let (m, k, n) = (23, 300, 37);
+        let (a, b) = (fill(m, k, 0.37), fill(k, n, 0.11));
+        let a_rev = a.slice(s![..;-1, ..;-1]).to_owned();
+        let b_rev = b.slice(s![..;-1, ..]).to_owned();
+        // a_rev reversed back is a, b_rev reversed back is b (as views).
+        let av = a_rev.slice(s![..;-1, ..;-1]);
+        let bv = b_rev.slice(s![..;-1, ..]);
+        let want = reference(1.0, &a, &b, 0.0, &Array2::zeros((m, n)));
+        let mut c = Array2::from_elem((m, n), f32::NAN);
+        sgemm(1.0, &av, &bv, 0.0, &mut c.view_mut());
+        assert_close(&c, &want, k, "reversed views");
+        let mut c_rev = Array2::from_elem((m, n), f32::NAN);
+        sgemm(1.0, &a.view(), &b.view(), 0.0, &mut c_rev.slice_mut(s![..;-1, ..;-1]));
+        assert_close(&c_rev.slice(s![..;-1, ..;-1]).to_owned(), &want, k, "reversed c");
+
+        let row = fill(1, n, 0.5);
+        let broadcast = row.broadcast((k, n)).expect("broadcast");
+        let want = reference(1.0, &a, &broadcast.to_owned(), 0.0, &Array2::zeros((m, n)));
+        let mut c = Array2::zeros((m, n));
+        sgemm(1.0, &a.view(), &broadcast, 0.0, &mut c.view_mut());
+        assert_close(&c, &want, k, "broadcast b");
+    }
+
+    #[test]
     fn beta_zero_ignores_nan_in_c_and_empty_depth_scales_c() {
         let (a, b) = (fill(9, 20, 0.3), fill(20, 19, 0.7));
         let mut c = Array2::from_elem((9, 19), f32::NAN);
