@@ -55,8 +55,10 @@ impl OpProblem {
         let (spec, theta, x) = (&self.spec, &self.theta, &self.x);
         let n = x.nrows();
         let fwd_flop = 2.0 * n as f64 * spec.macs_per_example() as f64;
+        // Each pass hands its activations back for the next one's outputs,
+        // as the library's own passes do (`Activations::recycle`).
         let t_fwd = time(&mut || {
-            std::hint::black_box(forward(spec, theta, x.view()));
+            std::hint::black_box(forward(spec, theta, x.view())).recycle();
         });
         let mut grad = vec![0.0f32; spec.num_params()];
         let t_grad = time(&mut || {
@@ -73,6 +75,7 @@ impl OpProblem {
                 &mut grad,
                 None,
             );
+            acts.recycle();
         });
         let cache = self.cache();
         let mut out = vec![0.0f32; spec.num_params()];

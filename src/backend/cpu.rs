@@ -147,6 +147,7 @@ pub(crate) fn evaluate_rows(
             let delta = output_delta(spec.loss(), acts.output(), &t);
             accumulate_gradient(spec, theta, x, &acts, delta, scale, g, stat.as_deref_mut());
         }
+        acts.recycle();
         start += len;
     }
     Ok(PassResult {
@@ -215,10 +216,12 @@ impl CpuBackend {
             None => {
                 // Drop the oldest pass before the new one is computed, so at
                 // most REMEMBERED_PASSES are alive at once.
-                let mut theta_buffer = if self.recent.len() >= REMEMBERED_PASSES {
-                    self.recent.pop_front().map(|r| r.theta).unwrap_or_default()
-                } else {
-                    Vec::new()
+                let mut theta_buffer = match self.recent.len() >= REMEMBERED_PASSES {
+                    true => self.recent.pop_front().map_or_else(Vec::new, |r| {
+                        r.acts.recycle();
+                        r.theta
+                    }),
+                    false => Vec::new(),
                 };
                 theta_buffer.clear();
                 theta_buffer.extend_from_slice(theta);
@@ -334,7 +337,11 @@ impl Backend for CpuBackend {
         // The cache refers to the training set's rows rather than copying
         // them, and keeps an autoencoder's targets only once (as the inputs).
         let (x, t) = self.train.shared_rows(chunk.start, chunk.len)?;
-        self.curvature = None; // free the old cache before building the new one
+        // Free the old cache before building the new one (its memory is
+        // reused for the new one's outputs).
+        if let Some(old) = self.curvature.take() {
+            old.cache.recycle();
+        }
         let rows = s![chunk.start..chunk.start + chunk.len, ..];
         let known = self
             .recent
@@ -405,7 +412,9 @@ impl Backend for CpuBackend {
             let x = state.cache.inputs();
             let t = state.cache.targets();
             let acts = forward(&self.spec, theta, x);
-            batch_loss(self.spec.loss(), &acts.output_z, acts.output(), &t)
+            let sums = batch_loss(self.spec.loss(), &acts.output_z, acts.output(), &t);
+            acts.recycle();
+            sums
         };
         Ok(sums.loss_sum / state.chunk.len as f64)
     }

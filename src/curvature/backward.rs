@@ -142,9 +142,11 @@ pub fn accumulate_gradient<T: Real>(
             );
         }
         if l > 0 {
-            d = delta_to_previous_layer(spec, theta, acts, l, &d, None);
+            let previous = delta_to_previous_layer(spec, theta, acts, l, &d, None);
+            T::recycle(std::mem::replace(&mut d, previous));
         }
     }
+    T::recycle(d);
 }
 
 /// `dst += scale · src`.

@@ -20,6 +20,17 @@ impl<T: Real> Activations<T> {
     pub fn output(&self) -> &Array2<T> {
         &self.layers[self.layers.len() - 1]
     }
+
+    /// Hands the activations' memory back for reuse by the next pass's layer
+    /// outputs (`f32`: buffers of 1 MiB or more go to a pool bounded at
+    /// 512 MiB, see [`crate::curvature::release_pooled_buffers`]; `f64`:
+    /// freed). Dropping the activations instead is always correct; the next
+    /// pass then gets fresh pages from the system, which costs 6–9 % of a
+    /// large pass.
+    pub fn recycle(self) {
+        self.layers.into_iter().for_each(T::recycle);
+        T::recycle(self.output_z);
+    }
 }
 
 /// Weight matrix of a layer as a `fan_in × fan_out` view into θ.
@@ -62,7 +73,8 @@ where
     T: Real,
     F: Fn(usize, &mut ArrayViewMut2<'_, T>) + Sync,
 {
-    let mut z = Array2::zeros((a.nrows(), w.ncols()));
+    // Every element is written by the GEMM below before it is read.
+    let mut z = T::batch_output(a.nrows(), w.ncols());
     for_row_blocks(&mut z, |r0, mut zb| {
         let rows = s![r0..r0 + zb.nrows(), ..];
         match b {

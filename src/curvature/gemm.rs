@@ -776,8 +776,19 @@ mod tests {
         sgemm(1.0, &av, &bv, 0.0, &mut c.view_mut());
         assert_close(&c, &want, k, "reversed views");
         let mut c_rev = Array2::from_elem((m, n), f32::NAN);
-        sgemm(1.0, &a.view(), &b.view(), 0.0, &mut c_rev.slice_mut(s![..;-1, ..;-1]));
-        assert_close(&c_rev.slice(s![..;-1, ..;-1]).to_owned(), &want, k, "reversed c");
+        sgemm(
+            1.0,
+            &a.view(),
+            &b.view(),
+            0.0,
+            &mut c_rev.slice_mut(s![..;-1, ..;-1]),
+        );
+        assert_close(
+            &c_rev.slice(s![..;-1, ..;-1]).to_owned(),
+            &want,
+            k,
+            "reversed c",
+        );
 
         let row = fill(1, n, 0.5);
         let broadcast = row.broadcast((k, n)).expect("broadcast");

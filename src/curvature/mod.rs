@@ -17,6 +17,7 @@ mod gemm;
 pub(crate) mod parallel;
 mod products;
 mod real;
+mod scratch;
 
 pub use backward::{accumulate_gradient, output_delta};
 pub use finite_diff::{batch_gradient, fd_gradient_check, fd_hessian_vector};
@@ -26,3 +27,4 @@ pub use parallel::{set_threads, threads};
 pub(crate) use products::SharedRows;
 pub use products::{curvature_product, ChunkCache};
 pub use real::Real;
+pub use scratch::release_pooled_buffers;

@@ -84,6 +84,15 @@ pub struct ChunkCache<T> {
 }
 
 impl<T: Real> ChunkCache<T> {
+    /// Hands the cache's batch arrays back for the next pass's outputs.
+    pub(crate) fn recycle(self) {
+        self.acts.recycle();
+        self.deltas
+            .into_iter()
+            .chain(self.pre_deltas)
+            .for_each(T::recycle);
+    }
+
     /// Runs the forward pass (and, for `Hessian`/`EmpiricalFisher`, the
     /// backward pass) on the chunk `x`, `t` at θ, keeping what products need.
     pub fn new(
@@ -294,7 +303,7 @@ fn gauss_newton_or_hessian<T: Real>(
                 });
                 if l > 0 {
                     // Only the previous layer's R{a} is needed without the Hessian terms.
-                    r_acts[l - 1] = Array2::zeros((0, 0));
+                    T::recycle(std::mem::replace(&mut r_acts[l - 1], Array2::zeros((0, 0))));
                 }
                 r_acts.push(ra);
             }
@@ -328,7 +337,7 @@ fn gauss_newton_or_hessian<T: Real>(
             );
         }
         if l > 0 {
-            rd = if hessian {
+            let previous_rd = if hessian {
                 let vw_t = weights(v, &slot).reversed_axes();
                 let d_l = cache.deltas[l].view();
                 let mut prev =
@@ -350,8 +359,11 @@ fn gauss_newton_or_hessian<T: Real>(
             } else {
                 delta_to_previous_layer(spec, theta, acts, l, &rd, None)
             };
+            T::recycle(std::mem::replace(&mut rd, previous_rd));
         }
     }
+    T::recycle(rd);
+    r_acts.into_iter().chain(r_pre).for_each(T::recycle);
 }
 
 /// `F·v = mean_n g_n (g_nᵀ v)` without forming per-example gradients:

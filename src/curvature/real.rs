@@ -1,7 +1,7 @@
 //! The floating-point types the numerical kernels run in.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, LinalgScalar};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, LinalgScalar};
 use num_traits::Float;
 
 /// `f32` (storage and GEMMs in training) or `f64` (derivative checks).
@@ -40,6 +40,17 @@ pub trait Real: LinalgScalar + Float + Send + Sync + std::fmt::Debug + 'static {
     ) {
         c.rows_mut().into_iter().for_each(|mut r| r.assign(bias));
         Self::gemm(Self::one(), a, b, Self::one(), c)
+    }
+    /// A `rows × cols` batch output that the caller overwrites in full
+    /// before reading it: zeros for `f64`; for `f32` possibly a buffer a
+    /// previous pass gave back (see `scratch`), with stale values.
+    fn batch_output(rows: usize, cols: usize) -> Array2<Self> {
+        Array2::zeros((rows, cols))
+    }
+    /// Hands a batch array whose values are no longer needed back for reuse
+    /// by [`Real::batch_output`] (`f32`; `f64` just frees it).
+    fn recycle(a: Array2<Self>) {
+        drop(a)
     }
     /// `out[i] = log(1 + e^z[i])` in f64 for the elements both slices have.
     /// `f64` uses libm's `exp` and `log1p`; `f32` a vectorised version
@@ -81,6 +92,13 @@ impl Real for f32 {
         c: &mut ArrayViewMut2<Self>,
     ) {
         super::gemm::sgemm_bias(a, b, bias, c)
+    }
+    fn batch_output(rows: usize, cols: usize) -> Array2<Self> {
+        let buffer = super::scratch::take_for_overwrite(rows * cols);
+        Array2::from_shape_vec((rows, cols), buffer).expect("a buffer of rows × cols floats")
+    }
+    fn recycle(a: Array2<Self>) {
+        super::scratch::give(a.into_raw_vec_and_offset().0)
     }
 }
 
