@@ -23,7 +23,7 @@ impl<T: Real> Activations<T> {
 
     /// Hands the activations' memory back for reuse by the next pass's layer
     /// outputs (`f32`: buffers of 1 MiB or more go to a pool bounded at
-    /// 512 MiB, see [`crate::curvature::release_pooled_buffers`]; `f64`:
+    /// 128 MiB, see [`crate::curvature::release_pooled_buffers`]; `f64`:
     /// freed). Dropping the activations instead is always correct; the next
     /// pass then gets fresh pages from the system, which costs 6–9 % of a
     /// large pass.
