@@ -216,13 +216,15 @@ impl CpuBackend {
             None => {
                 // Drop the oldest pass before the new one is computed, so at
                 // most REMEMBERED_PASSES are alive at once.
-                let mut theta_buffer = match self.recent.len() >= REMEMBERED_PASSES {
-                    true => self.recent.pop_front().map_or_else(Vec::new, |r| {
-                        r.acts.recycle();
-                        r.theta
-                    }),
-                    false => Vec::new(),
+                let oldest = if self.recent.len() >= REMEMBERED_PASSES {
+                    self.recent.pop_front()
+                } else {
+                    None
                 };
+                let mut theta_buffer = oldest.map_or_else(Vec::new, |r| {
+                    r.acts.recycle();
+                    r.theta
+                });
                 theta_buffer.clear();
                 theta_buffer.extend_from_slice(theta);
                 let x = self.train.input_rows(0, n);
