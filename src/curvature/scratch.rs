@@ -134,6 +134,10 @@ impl Pool {
 
     /// Removes and returns the buffers for which `keep` is false.
     fn evict_unless(&mut self, keep: impl Fn(&(Vec<f32>, u64)) -> bool) -> Vec<Vec<f32>> {
+        // The common case, on every request: nothing to evict, no allocation.
+        if self.buffers.iter().all(&keep) {
+            return Vec::new();
+        }
         let (kept, evicted): (Vec<_>, Vec<_>) = std::mem::take(&mut self.buffers)
             .into_iter()
             .partition(|entry| keep(entry));
