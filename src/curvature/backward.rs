@@ -13,21 +13,31 @@ use crate::net::{Loss, NetSpec};
 /// cross-entropy), `2(y − t)` (linear with the un-halved squared error) and
 /// `s·y − t` with `s = Σ_d t` (softmax with cross-entropy).
 pub fn output_delta<T: Real>(loss: Loss, y: &Array2<T>, t: &ArrayView2<T>) -> Array2<T> {
-    let mut d = y.to_owned();
+    // One pass into a (possibly reused) buffer: copying `y` first cost a
+    // second pass and, for a large batch, fresh pages.
+    let mut d = T::batch_output(y.nrows(), y.ncols());
     par_rows(&mut d, |r0, d| {
-        let t = t.slice(s![r0..r0 + d.nrows(), ..]);
+        let rows = s![r0..r0 + d.nrows(), ..];
+        let (y, t) = (y.slice(rows), t.slice(rows));
         match loss {
-            Loss::CrossEntropy => Zip::from(d).and(&t).for_each(|d, &t| *d = *d - t),
+            Loss::CrossEntropy => Zip::from(d)
+                .and(&y)
+                .and(&t)
+                .for_each(|d, &y, &t| *d = y - t),
             Loss::SquaredError => {
                 let two = T::one() + T::one();
-                Zip::from(d).and(&t).for_each(|d, &t| *d = two * (*d - t))
+                Zip::from(d)
+                    .and(&y)
+                    .and(&t)
+                    .for_each(|d, &y, &t| *d = two * (y - t))
             }
             Loss::SoftmaxCrossEntropy => {
-                for (mut dr, tr) in d.rows_mut().into_iter().zip(t.rows()) {
+                for ((mut dr, yr), tr) in d.rows_mut().into_iter().zip(y.rows()).zip(t.rows()) {
                     let s = tr.sum();
                     Zip::from(&mut dr)
+                        .and(&yr)
                         .and(&tr)
-                        .for_each(|d, &t| *d = s * *d - t);
+                        .for_each(|d, &y, &t| *d = s * y - t);
                 }
             }
         }

@@ -23,7 +23,7 @@ impl<T: Real> Activations<T> {
 
     /// Hands the activations' memory back for reuse by the next pass's layer
     /// outputs (`f32`: buffers of 1 MiB or more go to a pool bounded at
-    /// 128 MiB, see [`crate::curvature::release_pooled_buffers`]; `f64`:
+    /// 256 MiB, see [`crate::curvature::release_pooled_buffers`]; `f64`:
     /// freed). Dropping the activations instead is always correct; the next
     /// pass then gets fresh pages from the system, which costs 6–9 % of a
     /// large pass.
@@ -198,8 +198,11 @@ pub fn forward<T: Real>(spec: &NetSpec, theta: &[T], x: ArrayView2<T>) -> Activa
         } else {
             // The output pre-activations are kept for numerically stable losses.
             output_z = affine(&input, &w, &b);
-            let mut y = output_z.clone();
-            par_rows(&mut y, |_, y| activate(act, y));
+            let mut y = T::batch_output(output_z.nrows(), output_z.ncols());
+            par_rows(&mut y, |r0, y| {
+                y.assign(&output_z.slice(s![r0..r0 + y.nrows(), ..]));
+                activate(act, y)
+            });
             layers.push(y);
         }
     }

@@ -13,11 +13,17 @@
 //! of them and [`MAX_BYTES`] in all (the oldest go first); a request that
 //! finds nothing large enough frees the pooled buffers smaller than itself,
 //! and a buffer not reused within [`MAX_AGE`] requests is freed. The bound is
-//! a trade: training the MNIST preset on all 60000 images peaks at 680 MB
-//! resident without the pool, 725 MB with 128 MiB, 996 MB with 512 MiB
-//! (`benches/peak_memory.sh 1 --set cg_max_iters=10`), while 128 MiB keeps
-//! most of the speed (MNIST 7500, three alternating `compare ops` runs,
-//! minimum wall: forward 294–324 → 258–261 ms, gradient 774–784 → 721–737 ms).
+//! a trade. Training the MNIST preset on all 60000 images
+//! (`benches/peak_memory.sh 1 --set cg_max_iters=10`) peaks at 680 MB
+//! resident without the pool, 711–725 MB with 128 MiB, 739 MB with 256 MiB
+//! and 996 MB with 512 MiB; the worst case (`--set cg_min_iters=250`) 805,
+//! 850 and 864 MB without the pool, with 128 and with 256 MiB. 128 MiB could
+//! not hold the outputs of one 7500-example MNIST forward pass (153 MB), so
+//! each such pass still faulted in 40–60 MB of fresh pages. With 256 MiB,
+//! `/usr/bin/time target/release/examples/compare ops` (two alternating
+//! pairs): 327 786 → 138 742 minor page faults, 0.85–1.06 → 0.37–0.39 s of
+//! system time, minimum wall of the MNIST 7500 forward 267–273 → 243–258
+//! ms, gradient 727–897 → 700–756 ms.
 //! [`release_pooled_buffers`] hands them back to the allocator.
 
 use parking_lot::Mutex;
@@ -25,7 +31,7 @@ use parking_lot::Mutex;
 /// Buffers below 1 MiB are left to malloc, which reuses its heap for them.
 const MIN_FLOATS: usize = 1 << 18;
 /// At most this many bytes are kept (see the module documentation).
-const MAX_BYTES: usize = 128 << 20;
+const MAX_BYTES: usize = 256 << 20;
 /// At most this many buffers are kept.
 const MAX_BUFFERS: usize = 64;
 
@@ -67,7 +73,7 @@ pub(crate) fn give(v: Vec<f32>) {
     }
 }
 
-/// Frees every buffer the CPU passes keep for reuse (at most 128 MiB,
+/// Frees every buffer the CPU passes keep for reuse (at most 256 MiB,
 /// held between passes so that a pass does not fault in fresh pages for its
 /// layer outputs). Training continues to work after it; the next pass just
 /// allocates afresh. Returns the number of bytes released.
