@@ -58,26 +58,91 @@ def parse_ops_md(path):
 
 
 def time_file(path):
-    """`real user sys` written by bash's time with TIMEFORMAT='%R %U %S'."""
+    """`real user sys` lines written by bash's time with TIMEFORMAT='%R %U %S'
+    (one per round), summed: (wall, CPU) seconds."""
     if not os.path.exists(path):
         return None
-    try:
-        real, user, sys_ = (float(x) for x in open(path).read().split()[-3:])
-    except ValueError:
-        return None
-    return real, user + sys_
+    real = cpu = 0.0
+    for line in open(path):
+        fields = line.split()
+        if len(fields) != 3:
+            continue
+        try:
+            r, user, sys_ = (float(x) for x in fields)
+        except ValueError:
+            continue
+        real, cpu = real + r, cpu + user + sys_
+    return (real, cpu) if real > 0 else None
+
+
+def combine_rounds(rows):
+    """One row per (net, op) from the rounds of run.sh's per-operation part:
+    the minimum of the rounds' minimum wall times, the median of their median
+    wall and CPU times (and GEMMs-alone times), GFLOP/s recomputed from the
+    combined median, and the number of rounds."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["net"], r["op"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        row = dict(rs[0])
+        row["rounds"] = len(rs)
+        row["min_wall_ms"] = min(r["min_wall_ms"] for r in rs)
+        for k in ("wall_ms", "cpu_ms", "gemm_wall_ms"):
+            if all(r.get(k) is not None for r in rs):
+                row[k] = statistics.median(r[k] for r in rs)
+        flop = rs[0]["gflops"] * rs[0]["wall_ms"] * 1e6
+        row["gflops"] = flop / row["wall_ms"] / 1e6
+        out[key] = row
+    return out
+
+
+def per_round(raw, lines):
+    """The ratio hessianfree / hessfree of minimum wall times in each round
+    (each side's round next to the other's in time), when there were several."""
+    ours = jsonl(os.path.join(raw, "ops-hessfree.jsonl"))
+    theirs = jsonl(os.path.join(raw, "ops-hessianfree.jsonl"))
+
+    def by_round(rows):
+        seen, out = {}, {}
+        for r in rows:
+            key = (r["net"], r["op"])
+            i = seen[key] = seen.get(key, 0) + 1
+            out[(key, i)] = r["min_wall_ms"]
+        return out, max(seen.values(), default=0)
+
+    a, na = by_round(ours)
+    b, nb = by_round(theirs)
+    n = min(na, nb)
+    if n < 2:
+        return
+    lines.append("Per round, hessianfree / hessfree minimum wall time (the two sides' rounds alternate):")
+    lines.append("")
+    lines.append("| net | operation | " + " | ".join(f"round {i}" for i in range(1, n + 1)) + " |")
+    lines.append("|---|---|" + "---|" * n)
+    for net in ("curves", "mnist"):
+        for op in ("forward", "gradient", "gv"):
+            cells = [
+                f"{b[((net, op), i)] / a[((net, op), i)]:.2f}× ({a[((net, op), i)]:.0f} vs {b[((net, op), i)]:.0f} ms)"
+                if ((net, op), i) in a and ((net, op), i) in b
+                else "–"
+                for i in range(1, n + 1)
+            ]
+            lines.append(f"| {net.upper()} | {OP_TITLE[op]} | " + " | ".join(cells) + " |")
+    lines.append("")
 
 
 def ops_table(raw, docs, lines):
     gemm = parse_ops_md(os.path.join(raw, "ops-hessfree.md"))
-    ours = {(r["net"], r["op"]): r for r in jsonl(os.path.join(raw, "ops-hessfree.jsonl"))}
-    theirs = {(r["net"], r["op"]): r for r in jsonl(os.path.join(raw, "ops-hessianfree.jsonl"))}
+    ours = combine_rounds(jsonl(os.path.join(raw, "ops-hessfree.jsonl")))
+    theirs = combine_rounds(jsonl(os.path.join(raw, "ops-hessianfree.jsonl")))
     if not ours and not theirs:
         return None
+    rounds = max([r["rounds"] for r in list(ours.values()) + list(theirs.values())], default=1)
     lines += [
-        "### CPU per operation (MNIST chunk 7500, CURVES chunk 5000; 5 timed runs after a warm-up)",
+        f"### CPU per operation (MNIST chunk 7500, CURVES chunk 5000; {rounds} alternating round(s) of each side, 5 timed runs each after a warm-up)",
         "",
-        "Wall: median (minimum) ms; CPU: median ms of user + system time of all threads.",
+        "Wall: median over rounds of each round's median (minimum over all runs) ms; CPU: the same median of user + system time of all threads.",
         "",
         "| net | operation | hessfree wall | hessfree CPU | hessfree GEMMs alone (ops.rs wall) | hessfree GFLOP/s | hessianfree wall | hessianfree CPU | hessianfree GEMMs alone (wall) | hessianfree GFLOP/s | hessianfree / hessfree (min wall; CPU) | issue's hessianfree ref. |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -108,6 +173,7 @@ def ops_table(raw, docs, lines):
                     "net": net,
                     "chunk": n,
                     "op": op,
+                    "rounds": max(a["rounds"] if a else 0, b["rounds"] if b else 0),
                     "hessfree_wall_ms": a and a["wall_ms"],
                     "hessfree_min_wall_ms": a and a["min_wall_ms"],
                     "hessfree_cpu_ms": a and a["cpu_ms"],
@@ -120,6 +186,7 @@ def ops_table(raw, docs, lines):
                 }
             )
     lines.append("")
+    per_round(raw, lines)
     if gemm:
         lines.append("`cargo bench --bench ops` in the same run (wall ms, median of 5; GEMMs alone = the same GEMMs on preallocated operands):")
         lines.append("")
@@ -135,7 +202,7 @@ def ops_table(raw, docs, lines):
     ):
         t = time_file(os.path.join(raw, file))
         if t:
-            lines.append(f"Whole {name} process: {t[0]:.0f} s wall, {t[1]:.0f} s CPU (CPU/wall {t[1] / t[0]:.2f}; 2.0 = both cores busy).  ")
+            lines.append(f"Whole {name} process (all rounds): {t[0]:.0f} s wall, {t[1]:.0f} s CPU (CPU/wall {t[1] / t[0]:.2f}; 2.0 = both cores busy).  ")
     lines.append("")
     write_csv(os.path.join(docs, "bench-ops.csv"), rows)
     return rows
