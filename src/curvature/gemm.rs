@@ -266,7 +266,9 @@ unsafe fn blocked(
                             bias.add(q * NR)
                         };
                         if rows == MR && cols == NR && csc == 1 {
-                            kernel(kc, ap, bp, alpha, (beta_here, bias), tile, rsc);
+                            kernel::<2>(kc, ap, bp, alpha, (beta_here, bias), tile, rsc);
+                        } else if rows == MR && cols == NR / 2 && csc == 1 {
+                            kernel::<1>(kc, ap, bp, alpha, (beta_here, bias), tile, rsc);
                         } else {
                             let start = (beta_here, bias);
                             edge_tile(kc, ap, bp, alpha, start, (tile, rsc, csc), rows, cols);
@@ -301,8 +303,8 @@ fn aligned(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 }
 
 /// A tile that is partial or not row-contiguous: through a full-size
-/// buffer, with the same kernel, so its elements get the same bits as in a
-/// full tile.
+/// buffer, with the same kernel (its 8-column form when `cols` ≤ 8), so its
+/// elements get the same bits as in a full tile.
 ///
 /// # Safety
 /// As [`blocked`]; `tile` must address `rows`×`cols` elements.
@@ -337,15 +339,12 @@ unsafe fn edge_tile(
             }
         }
     }
-    kernel(
-        kc,
-        ap,
-        bp,
-        alpha,
-        (beta, std::ptr::null()),
-        buf.as_mut_ptr(),
-        NR as isize,
-    );
+    let start = (beta, std::ptr::null());
+    if cols <= NR / 2 {
+        kernel::<1>(kc, ap, bp, alpha, start, buf.as_mut_ptr(), NR as isize);
+    } else {
+        kernel::<2>(kc, ap, bp, alpha, start, buf.as_mut_ptr(), NR as isize);
+    }
     for i in 0..rows {
         for j in 0..cols {
             *at(i, j) = buf[i * NR + j];
@@ -547,16 +546,21 @@ unsafe fn pack_columns_transposed(_: *const f32, _: isize, _: usize, _: &mut [f3
     unreachable!("the kernel is only selected on x86-64 with AVX2 and FMA")
 }
 
-/// One 6×16 tile: `c = alpha·(a_panel·b_panel) + beta·c` over `kc` steps,
-/// or `+ bias` on every row when `bias` is not null.
+/// One 6×(8·`V`) tile: `c = alpha·(a_panel·b_panel) + beta·c` over `kc`
+/// steps, or `+ bias` on every row when `bias` is not null. `V = 2` is the
+/// full 6×16 tile; `V = 1` computes only the first 8 columns of a panel,
+/// for the last panel of a `b` whose width leaves 8 or fewer columns there
+/// (the small nets' 50-, 6- and 200-unit layers), at half the cost. Every
+/// element is the same FMA chain either way, so the bits do not depend on
+/// which one computed it.
 ///
 /// # Safety
-/// `ap` holds `kc·MR` and `bp` `kc·NR` values; a non-null `bias` `NR`
-/// values; `c` addresses a full tile with
+/// `ap` holds `kc·MR` and `bp` `kc·NR` values; a non-null `bias` `8·V`
+/// values; `c` addresses a 6×(8·`V`) tile with
 /// row stride `rsc` and unit column stride; the CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn kernel(
+unsafe fn kernel<const V: usize>(
     kc: usize,
     ap: *const f32,
     bp: *const f32,
@@ -571,18 +575,18 @@ unsafe fn kernel(
     for i in 0..MR {
         let row = c.offset(i as isize * rsc);
         _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
-        _mm_prefetch::<_MM_HINT_T0>(row.add(NR - 1) as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(row.add(8 * V - 1) as *const i8);
     }
-    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-    // One step of depth: two vectors of b, six broadcasts of a, twelve
-    // independent FMA chains (enough to cover the FMA latency on both pipes).
-    let step = |acc: &mut [[__m256; 2]; MR], ap: *const f32, bp: *const f32| {
-        let b0 = _mm256_loadu_ps(bp);
-        let b1 = _mm256_loadu_ps(bp.add(8));
+    let mut acc = [[_mm256_setzero_ps(); V]; MR];
+    // One step of depth: `V` vectors of b, six broadcasts of a, `6·V`
+    // independent FMA chains (twelve cover the FMA latency on both pipes).
+    let step = |acc: &mut [[__m256; V]; MR], ap: *const f32, bp: *const f32| {
+        let b: [__m256; V] = std::array::from_fn(|h| _mm256_loadu_ps(bp.add(8 * h)));
         for (i, row) in acc.iter_mut().enumerate() {
             let ai = _mm256_broadcast_ss(&*ap.add(i));
-            row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
-            row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
+            for (sum, &bh) in row.iter_mut().zip(&b) {
+                *sum = _mm256_fmadd_ps(ai, bh, *sum);
+            }
         }
     };
     let (mut ap, mut bp) = (ap, bp);
@@ -619,7 +623,7 @@ unsafe fn kernel(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn kernel(
+unsafe fn kernel<const V: usize>(
     _: usize,
     _: *const f32,
     _: *const f32,
