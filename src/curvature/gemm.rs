@@ -4,7 +4,8 @@
 //! Goto/BLIS arrangement: `b` is packed in panels of [`NR`] columns and
 //! [`KC`] rows (a panel stays in L1 while the kernel runs over it), `a` in
 //! blocks of [`MC`] rows × [`KC`] (a block stays in L2), and a kernel
-//! computes a [`MR`]×[`NR`] tile of `c` in twelve vector registers.
+//! computes a [`MR`]×[`NR`] tile of `c` in twelve vector registers (a
+//! 6×8 form of it computes a last panel of 8 or fewer columns).
 //!
 //! Why not matrixmultiply, which ndarray uses: its `f32` FMA kernel is 8×8
 //! with in-register permutes, its blocks are 64 rows of `a` deep 256, and
