@@ -666,6 +666,11 @@ mod tests {
         }
     }
 
+    /// Whether two matrices hold the same bits, element by element.
+    fn same_bits(x: &Array2<f32>, y: &Array2<f32>) -> bool {
+        x.iter().zip(y).all(|(u, v)| u.to_bits() == v.to_bits())
+    }
+
     fn assert_close(got: &Array2<f32>, want: &Array2<f64>, k: usize, what: &str) {
         let tol = 1e-6 * (k as f64 + 1.0);
         for ((ij, &g), &w) in got.indexed_iter().zip(want) {
@@ -736,13 +741,7 @@ mod tests {
             sgemm(1.0, &a.view(), &b.view(), 1.0, &mut filled.view_mut());
             let mut started = Array2::from_elem((m, n), f32::NAN);
             sgemm_bias(&a.view(), &b.view(), &bias.view(), &mut started.view_mut());
-            assert!(
-                started
-                    .iter()
-                    .zip(&filled)
-                    .all(|(x, y)| x.to_bits() == y.to_bits()),
-                "{m}x{k}x{n}"
-            );
+            assert!(same_bits(&started, &filled), "{m}x{k}x{n}");
             // A bias that is not contiguous takes the fill-then-GEMM path.
             let wide = Array2::from_shape_fn((n, 2), |(j, _)| bias[j]);
             let mut strided = Array2::from_elem((m, n), f32::NAN);
@@ -752,10 +751,7 @@ mod tests {
                 &wide.column(0),
                 &mut strided.view_mut(),
             );
-            assert!(strided
-                .iter()
-                .zip(&filled)
-                .all(|(x, y)| x.to_bits() == y.to_bits()));
+            assert!(same_bits(&strided, &filled));
         }
     }
 
@@ -841,13 +837,7 @@ mod tests {
                 let bv = b.slice(s![.., cols.clone()]);
                 sgemm(0.3, &av, &bv, 0.7, &mut parts.slice_mut(s![rows, cols]));
             }
-            assert!(
-                parts
-                    .iter()
-                    .zip(&whole)
-                    .all(|(x, y)| x.to_bits() == y.to_bits()),
-                "split at row {r}, column {q}"
-            );
+            assert!(same_bits(&parts, &whole), "split at row {r}, column {q}");
         }
     }
 }
